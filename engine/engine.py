@@ -1,0 +1,47 @@
+"""The engine: every piece of broker state, owned by one event loop (DESIGN.md §2).
+
+`Engine` only composes the subsystems and opens and closes them in order; each
+subsystem owns its own state and files under its own folder of the data dir:
+
+    <data_dir>/kafka/   topics, partition logs, producer state   (engine/log)
+    <data_dir>/groups/  consumer groups and committed offsets   (engine/groups)
+    <data_dir>/amqp/    vhosts, exchanges, queues, bindings, messages (engine/messaging)
+
+With `data_dir=None` every subsystem uses its memory backend and nothing persists.
+Engine methods are synchronous and never await while mutating state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.clock import Clock, SystemClock
+from engine.settings import EngineSettings
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        data_dir: Path | None,
+        settings: EngineSettings = EngineSettings(),
+        clock: Clock | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        # Subsystems are created in open(), after the data dir is known to be usable.
+
+    def subdir(self, name: str) -> Path | None:
+        """A subsystem's own folder in the data dir, or None for memory storage."""
+        if self.data_dir is None:
+            return None
+        path = self.data_dir / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def open(self) -> None:
+        """Recovers every subsystem from disk (or starts empty in memory)."""
+
+    def close(self) -> None:
+        """Flushes and closes every subsystem; safe to call twice."""

@@ -1,0 +1,14 @@
+"""Engine-wide settings, built by gateway from its Config (the engine never reads Config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineSettings:
+    default_partitions: int = 1
+    auto_create_topics: bool = True
+    group_initial_rebalance_delay_ms: int = 0
+    node_id: int = 1
+    cluster_id: str = "mqgateway-cluster-0001"

@@ -1,0 +1,84 @@
+"""`mqgateway serve`: the command line, a contract with users (keep flags stable)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from gateway.config import Config, ConfigError, load
+
+log = logging.getLogger("mqgateway")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mqgateway", description="Kafka- and RabbitMQ-compatible message broker")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the broker")
+    serve.add_argument("--config", type=Path, help="TOML file with settings (flags and MQGW_* variables override it)")
+    serve.add_argument("--data-dir", dest="data_dir", help="where durable data lives (default ./mqgateway-data)")
+    serve.add_argument("--memory", action="store_const", const=True, help="keep everything in memory; nothing persists")
+    serve.add_argument("--kafka", help="Kafka listener HOST:PORT (default localhost:9092)")
+    serve.add_argument("--kafka-advertised", dest="kafka_advertised", help="address given to Kafka clients (default: the listener's)")
+    serve.add_argument("--default-partitions", dest="default_partitions", type=int, help="partitions of auto-created topics (default 1)")
+    serve.add_argument("--auto-create-topics", dest="auto_create_topics", help="create topics on first use (default true)")
+    serve.add_argument("--group-initial-rebalance-delay-ms", dest="group_initial_rebalance_delay_ms", type=int,
+                       help="wait this long for more members before the first rebalance of a group (default 0)")
+    serve.add_argument("--amqp", help="AMQP listener HOST:PORT (default localhost:5672)")
+    serve.add_argument("--amqp-user", dest="amqp_user", help="default AMQP user (default guest, loopback only)")
+    serve.add_argument("--amqp-password", dest="amqp_password", help="default AMQP user's password (default guest)")
+    serve.add_argument("--fsync", help="when appends reach the disk: never (default)")
+    serve.add_argument("--log-level", dest="log_level", help="debug, info, warning or error (default info)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    flags = {k: v for k, v in vars(args).items() if k not in ("command", "config")}
+    try:
+        config = load(flags=flags, config_file=args.config)
+    except ConfigError as exc:
+        print(f"mqgateway: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return _run(config)
+
+
+def _run(config: Config) -> int:
+    try:
+        import uvloop  # type: ignore[import-not-found]
+    except ImportError:
+        runner = asyncio.run
+    else:
+        runner = uvloop.run
+    try:
+        return runner(_serve(config))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _serve(config: Config) -> int:
+    from gateway.broker import Broker, StartupError
+
+    broker = Broker(config)
+    try:
+        await broker.start()
+    except StartupError as exc:
+        print(f"mqgateway: {exc}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down")
+    await broker.stop()
+    log.info("stopped")
+    return 0

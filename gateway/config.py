@@ -1,0 +1,173 @@
+"""The broker's configuration: one frozen object holding every default.
+
+Values come from, in rising precedence: the defaults below, an optional TOML file
+(`--config`), `MQGW_*` environment variables, and command-line flags. Every setting
+has exactly one name, used in all three places: the field `kafka_advertised` is the
+flag `--kafka-advertised`, the variable `MQGW_KAFKA_ADVERTISED` and the TOML key
+`kafka_advertised` (or `kafka-advertised`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message is shown to the operator as is."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostPort:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> "HostPort":
+        text = text.strip()
+        if text.startswith("["):  # [::1]:9092
+            host, sep, port = text[1:].partition("]:")
+        else:
+            host, sep, port = text.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ConfigError(f"expected HOST:PORT, got {text!r}")
+        return cls(host=host or "localhost", port=int(port))
+
+    def bind_hosts(self) -> tuple[str, ...]:
+        """`localhost` binds both loopback families, as users expect of a local broker."""
+        if self.host == "localhost":
+            return ("127.0.0.1", "::1")
+        return (self.host,)
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class LogLevel(enum.StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class FsyncPolicy(enum.StrEnum):
+    """When appended data reaches the disk (see docs/architecture.md, Durability).
+
+    `never` leaves it to the OS: acknowledged data survives a process crash (kill -9),
+    since it is in the page cache, but not a power loss. Issue 8 adds group-committed
+    `always` and `interval`.
+    """
+
+    NEVER = "never"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    data_dir: Path = Path("./mqgateway-data")
+    memory: bool = False
+    kafka: HostPort = HostPort(host="localhost", port=9092)
+    kafka_advertised: HostPort | None = None
+    default_partitions: int = 1
+    auto_create_topics: bool = True
+    group_initial_rebalance_delay_ms: int = 0
+    amqp: HostPort = HostPort(host="localhost", port=5672)
+    amqp_user: str = "guest"
+    amqp_password: str = "guest"
+    amqp_max_message_size: int = 16 * 1024 * 1024
+    amqp_frame_max: int = 131072
+    amqp_channel_max: int = 2047
+    amqp_heartbeat: int = 60
+    fsync: FsyncPolicy = FsyncPolicy.NEVER
+    log_level: LogLevel = LogLevel.INFO
+    node_id: int = 1
+    cluster_id: str = "mqgateway-cluster-0001"
+
+    def advertised_kafka(self, bound_port: int | None = None) -> HostPort:
+        """The address clients are told to connect to.
+
+        Defaults to the listening host and port; `localhost` stays `localhost` so both
+        address families work, and a wildcard bind advertises loopback rather than an
+        address no client can reach.
+        """
+        if self.kafka_advertised is not None:
+            return self.kafka_advertised
+        host = self.kafka.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "localhost"
+        return HostPort(host=host, port=bound_port if bound_port is not None else self.kafka.port)
+
+
+def _convert(name: str, raw: Any) -> Any:
+    """Turns a TOML, environment or flag value into the field's type."""
+    target = {f.name: f for f in dataclasses.fields(Config)}[name]
+    kind = str(target.type)
+    try:
+        if "HostPort" in kind:
+            return raw if isinstance(raw, HostPort) else HostPort.parse(str(raw))
+        if "Path" in kind:
+            return Path(raw)
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+        if kind == "int":
+            value = int(raw)
+            return value
+        if kind == "LogLevel":
+            return LogLevel(str(raw).lower())
+        if kind == "FsyncPolicy":
+            return FsyncPolicy(str(raw).lower())
+        return str(raw)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{name}: {raw!r} is not a valid value ({exc})") from None
+
+
+def field_names() -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(Config))
+
+
+def load(
+    *,
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Config:
+    """Builds the Config from file, environment and flags (flags win)."""
+    environ = os.environ if environ is None else environ
+    names = set(field_names())
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            table = tomllib.loads(Path(config_file).read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_file} is not valid TOML: {exc}") from None
+        for key, raw in table.items():
+            name = key.replace("-", "_")
+            if name not in names:
+                raise ConfigError(f"config file {config_file}: unknown setting {key!r}")
+            values[name] = _convert(name, raw)
+    for name in names:
+        raw = environ.get("MQGW_" + name.upper())
+        if raw is not None:
+            values[name] = _convert(name, raw)
+    for name, raw in flags.items():
+        if raw is not None:
+            values[name] = _convert(name, raw)
+    config = Config(**values)
+    if config.default_partitions < 1:
+        raise ConfigError("default_partitions must be at least 1")
+    return config

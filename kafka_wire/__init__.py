@@ -1,0 +1,1 @@
+"""Kafka listener: requests decoded with kio, answered from the engine."""
