@@ -1,8 +1,17 @@
-"""The Kafka service: builds one session per accepted socket (contract as amqp_wire/service.py)."""
+"""The Kafka service: one session per accepted socket, and the shared per-listener state.
+
+Contract with gateway (the composition root), as for amqp_wire:
+    KafkaService(engine, KafkaSettings(...)).new_session(link) -> KafkaSession
+    await service.close()   # broker shutdown: in-flight requests answered, then closed
+"""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+
+from kafka_wire import handlers  # noqa: F401  (registers every handler module)
+from kafka_wire.session import KafkaSession
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -17,9 +26,19 @@ class KafkaService:
     def __init__(self, engine, settings: KafkaSettings) -> None:
         self.engine = engine
         self.settings = settings
+        self.sessions: set[KafkaSession] = set()
+        self.closing = False
 
-    def new_session(self, link):
-        raise NotImplementedError
+    def new_session(self, link) -> KafkaSession:
+        session = KafkaSession(self, link)
+        self.sessions.add(session)
+        return session
 
-    async def close(self) -> None:
-        pass
+    def session_closed(self, session: KafkaSession) -> None:
+        self.sessions.discard(session)
+
+    async def close(self, timeout: float = 2.0) -> None:
+        self.closing = True
+        sessions = list(self.sessions)
+        if sessions:
+            await asyncio.gather(*(s.finish(timeout) for s in sessions), return_exceptions=True)
