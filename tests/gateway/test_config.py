@@ -1,0 +1,59 @@
+"""Config: defaults in one object, TOML < environment < flags."""
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Config, ConfigError, HostPort, load
+
+
+def test_defaults_are_the_documented_ones():
+    config = load(flags={}, environ={})
+    assert config == Config()
+    assert config.data_dir == Path("./mqgateway-data")
+    assert config.kafka == HostPort(host="localhost", port=9092)
+    assert config.amqp == HostPort(host="localhost", port=5672)
+    assert config.default_partitions == 1
+    assert config.kafka.bind_hosts() == ("127.0.0.1", "::1")
+
+
+def test_precedence_file_then_environment_then_flags(tmp_path):
+    toml = tmp_path / "mq.toml"
+    toml.write_text('default-partitions = 3\nkafka = "127.0.0.1:9000"\nmemory = true\nlog_level = "debug"\n')
+    env = {"MQGW_KAFKA": "127.0.0.1:9001", "MQGW_DEFAULT_PARTITIONS": "4"}
+    config = load(flags={"default_partitions": 5}, environ=env, config_file=toml)
+    assert config.default_partitions == 5
+    assert config.kafka == HostPort(host="127.0.0.1", port=9001)
+    assert config.memory is True
+    assert config.log_level == "debug"
+
+
+def test_advertised_defaults_to_listener_and_never_a_wildcard():
+    assert Config(kafka=HostPort.parse("0.0.0.0:9092")).advertised_kafka() == HostPort(host="localhost", port=9092)
+    assert Config(kafka=HostPort.parse("127.0.0.1:0")).advertised_kafka(41000) == HostPort(host="127.0.0.1", port=41000)
+    explicit = HostPort.parse("broker.example:19092")
+    assert Config(kafka_advertised=explicit).advertised_kafka(1) == explicit
+
+
+@pytest.mark.parametrize("text", ["9092", "host:", "host:port", "host:70000"])
+def test_bad_host_port_is_refused(text):
+    with pytest.raises(ConfigError):
+        HostPort.parse(text)
+
+
+def test_ipv6_host_port():
+    assert HostPort.parse("[::1]:9092") == HostPort(host="::1", port=9092)
+
+
+def test_unknown_toml_key_is_refused(tmp_path):
+    toml = tmp_path / "mq.toml"
+    toml.write_text("kafak = '127.0.0.1:1'\n")
+    with pytest.raises(ConfigError, match="unknown setting 'kafak'"):
+        load(flags={}, environ={}, config_file=toml)
+
+
+def test_bad_values_are_refused():
+    with pytest.raises(ConfigError):
+        load(flags={}, environ={"MQGW_MEMORY": "perhaps"})
+    with pytest.raises(ConfigError):
+        load(flags={"default_partitions": 0}, environ={})
