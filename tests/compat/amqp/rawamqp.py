@@ -39,13 +39,14 @@ def raw_frame(frame_type: int, channel: int, payload: bytes, *, end: bytes = FRA
     return struct.pack(">BHI", frame_type, channel, len(payload)) + payload + end
 
 
-def amqplain_response(user: str, password: str) -> bytes:
+def amqplain_response(user: str, password: str) -> str:
     # AMQPLAIN is a field table without its length prefix (RabbitMQ rabbit_auth_mechanism_amqplain).
-    return encode.field_table({"LOGIN": user, "PASSWORD": password})[4:]
+    # pamqp takes the longstr as str; short ASCII credentials keep every byte below 0x80.
+    return encode.field_table({"LOGIN": user, "PASSWORD": password})[4:].decode("ascii")
 
 
-def plain_response(user: str, password: str) -> bytes:
-    return b"\x00" + user.encode() + b"\x00" + password.encode()
+def plain_response(user: str, password: str) -> str:
+    return f"\x00{user}\x00{password}"
 
 
 class PeerClosed(Exception):
