@@ -17,6 +17,8 @@ from pathlib import Path
 
 from engine.clock import Clock, SystemClock
 from engine.settings import EngineSettings
+from engine.messaging import Messaging
+from engine.topics import TopicRegistry
 
 
 class Engine:
@@ -31,6 +33,7 @@ class Engine:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         # Subsystems are created in open(), after the data dir is known to be usable.
+        self.topics = TopicRegistry(self)
 
     def subdir(self, name: str) -> Path | None:
         """A subsystem's own folder in the data dir, or None for memory storage."""
@@ -42,6 +45,13 @@ class Engine:
 
     def open(self) -> None:
         """Recovers every subsystem from disk (or starts empty in memory)."""
+        self.messaging = Messaging(self.subdir("amqp"), clock=self.clock)
+        self.messaging.open()
+        self.topics.open()
 
     def close(self) -> None:
         """Flushes and closes every subsystem; safe to call twice."""
+        if getattr(self, "messaging", None) is not None:
+            self.messaging.close()
+            self.messaging = None
+        self.topics.close()
