@@ -158,4 +158,9 @@ def connection(broker) -> Iterator[pika.BlockingConnection]:
 
 @pytest.fixture
 def channel(connection):
-    return connection.channel()
+    """A pika channel in confirm mode: basic_publish returns once the broker has enqueued the
+    message. RabbitMQ hands publishes to queues asynchronously, so without this a basic.get or
+    a declare-ok count right after a publish can miss it."""
+    ch = connection.channel()
+    ch.confirm_delivery()
+    return ch

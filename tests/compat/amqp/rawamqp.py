@@ -182,3 +182,22 @@ class RawConnection:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def shortstr(value: str) -> bytes:
+    data = value.encode()
+    return bytes([len(data)]) + data
+
+
+def table(*entries: tuple[str, bytes, bytes]) -> bytes:
+    """A field table from (key, type octet, encoded value) triples, with its length prefix; lets a
+    test choose the exact wire type of every value (pamqp always picks the smallest integer type)."""
+    body = b"".join(shortstr(key) + kind + value for key, kind, value in entries)
+    return struct.pack(">I", len(body)) + body
+
+
+def queue_declare_frame(channel: int, queue: str, *, arguments: bytes = b"\x00\x00\x00\x00", passive: bool = False,
+                        durable: bool = False, exclusive: bool = False, auto_delete: bool = False) -> bytes:
+    bits = passive | durable << 1 | exclusive << 2 | auto_delete << 3
+    payload = struct.pack(">HHH", 50, 10, 0) + shortstr(queue) + bytes([bits]) + arguments
+    return raw_frame(1, channel, payload)

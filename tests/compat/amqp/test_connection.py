@@ -268,6 +268,7 @@ def test_bad_frame_closes_only_that_connection(broker, names, case):
     other = broker.connect()
     try:
         och = other.channel()
+        och.confirm_delivery()
         q = names.queue()
         och.queue_declare(q, auto_delete=False)
         with raw(broker) as c:
