@@ -250,9 +250,11 @@ class PartitionLog:
     def _segment_for(self, offset: int) -> int:
         return max(bisect.bisect_right(self._bases, offset) - 1, 0)
 
-    def read(self, offset: int, max_bytes: int) -> bytes:
-        """Whole batches from the one containing `offset`, at least one, up to max_bytes.
+    def read(self, offset: int, max_bytes: int, *, min_one: bool = True) -> bytes:
+        """Whole batches from the one containing `offset`, up to max_bytes.
 
+        With `min_one` (KIP-74: the first partition of a fetch) at least one batch is
+        returned however large; without it a first batch above max_bytes gives nothing.
         Empty at the high watermark; OffsetOutOfRange below the log start or above the
         high watermark.
         """
@@ -267,7 +269,7 @@ class PartitionLog:
             segment = segments[index]
             position = segment.position_of(offset)
             if position is not None:
-                return segment.read(position, max_bytes)
+                return segment.read(position, max_bytes, min_one=min_one)
             index += 1  # offset falls in a gap at the end of a segment: the next one has it
             if index < len(segments):
                 offset = max(offset, segments[index].base_offset)

@@ -259,10 +259,12 @@ class Segment:
             position += size
         return None
 
-    def read(self, position: int, max_bytes: int) -> bytes:
-        """Whole batches from `position`: at least one, then as many as fit in max_bytes (KIP-74)."""
+    def read(self, position: int, max_bytes: int, *, min_one: bool = True) -> bytes:
+        """Whole batches from `position`: at least one (KIP-74), then as many as fit in max_bytes."""
         end = self.data.size
         _, first_size, _ = self._batch_at(position)
+        if first_size > max_bytes and not min_one:
+            return b""
         limit = min(end, position + max(max_bytes, first_size))
         if limit < end:
             # Walk to the last batch boundary within the limit, starting from the index

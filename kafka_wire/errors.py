@@ -1,0 +1,59 @@
+"""The one table from engine errors to Kafka error codes (DESIGN.md §3).
+
+Handlers catch `EngineError` around each engine call and answer `error_code_for(exc)` in
+the per-partition (or per-topic) error field. The table is looked up along the
+exception's MRO, so a subclass added later (say `InvalidPartitions(InvalidArgument)`)
+maps as its base until it gets a row of its own. An error outside the table is a bug:
+it becomes UNKNOWN_SERVER_ERROR and is logged by `error_code_for`.
+
+Some Kafka codes depend on the API, not only on the error (NotFound is
+UNKNOWN_TOPIC_OR_PARTITION for topics but GROUP_ID_NOT_FOUND for groups): a handler
+that needs the other reading passes `overrides`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+from kio.schema.errors import ErrorCode
+
+from engine import errors as e
+from engine.topics import InvalidPartitions
+
+log = logging.getLogger("mqgateway.kafka")
+
+ERROR_CODES: dict[type[BaseException], ErrorCode] = {
+    e.NotFound: ErrorCode.unknown_topic_or_partition,
+    e.AlreadyExists: ErrorCode.topic_already_exists,
+    e.InvalidName: ErrorCode.invalid_topic_exception,
+    e.InvalidConfig: ErrorCode.invalid_config,
+    InvalidPartitions: ErrorCode.invalid_partitions,
+    e.InvalidArgument: ErrorCode.invalid_request,
+    e.OffsetOutOfRange: ErrorCode.offset_out_of_range,
+    e.CorruptRecord: ErrorCode.corrupt_message,
+    e.UnsupportedRecordFormat: ErrorCode.unsupported_for_message_format,
+    e.RecordTooLarge: ErrorCode.message_too_large,
+    e.DuplicateSequence: ErrorCode.duplicate_sequence_number,
+    e.OutOfOrderSequence: ErrorCode.out_of_order_sequence_number,
+    e.InvalidProducerEpoch: ErrorCode.invalid_producer_epoch,
+    e.UnknownProducerId: ErrorCode.unknown_producer_id,
+    e.StorageError: ErrorCode.kafka_storage_error,
+    e.PreconditionFailed: ErrorCode.invalid_request,
+    e.AccessRefused: ErrorCode.topic_authorization_failed,
+    e.ResourceLocked: ErrorCode.invalid_request,
+    OSError: ErrorCode.kafka_storage_error,
+}
+
+
+def error_code_for(exc: BaseException, overrides: Mapping[type[BaseException], ErrorCode] | None = None) -> ErrorCode:
+    for kind in type(exc).__mro__:
+        if overrides and kind in overrides:
+            return overrides[kind]
+        code = ERROR_CODES.get(kind)
+        if code is not None:
+            if kind is OSError:
+                log.error("storage error: %s", exc)
+            return code
+    log.error("unexpected error mapped to UNKNOWN_SERVER_ERROR", exc_info=exc)
+    return ErrorCode.unknown_server_error
