@@ -64,3 +64,11 @@ def reply_text(text: str) -> str:
     if len(data) <= 255:
         return text
     return data[:252].decode(errors="ignore") + "..."
+
+
+def settle(conn: BlockingConnection, seconds: float = 0.3) -> None:
+    """Pump `conn` for `seconds` so the broker can push whatever it is going to push
+    (process_data_events returns as soon as anything arrived)."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        conn.process_data_events(time_limit=left)

@@ -11,7 +11,7 @@ import pika
 import pytest
 from pamqp import commands
 
-from tests.compat.amqp.helpers import channel_error, get_bodies, reply_text
+from tests.compat.amqp.helpers import channel_error, get_bodies, reply_text, settle
 from tests.compat.amqp.rawamqp import RawConnection, queue_declare_frame, table
 
 VHOST = "/"
@@ -72,7 +72,7 @@ def test_declare_ok_counts_ready_messages_and_consumers(channel, names):
     consumer_ch.basic_qos(prefetch_count=1)
     consumer_ch.basic_consume(q, lambda *a: None)
     consumer_ch.basic_consume(q, lambda *a: None)
-    channel.connection.process_data_events(time_limit=0.1)
+    settle(channel.connection)
     ok = channel.queue_declare(q, passive=True).method
     assert (ok.message_count, ok.consumer_count) == (0, 2)
     ok = channel.queue_declare(q).method  # a non-passive redeclare reports the same
@@ -278,7 +278,7 @@ def test_delete_if_unused_and_if_empty(connection, channel, names):
         406, f"PRECONDITION_FAILED - queue '{q}' in vhost '{VHOST}' not empty")
     consumer = connection.channel()
     tag = consumer.basic_consume(q, lambda *a: None, auto_ack=True)
-    connection.process_data_events(time_limit=0.1)
+    settle(connection)
     assert channel_error(connection, lambda ch: ch.queue_delete(q, if_unused=True)) == (
         406, f"PRECONDITION_FAILED - queue '{q}' in vhost '{VHOST}' in use")
     consumer.basic_cancel(tag)
