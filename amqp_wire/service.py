@@ -10,7 +10,14 @@ resume_reading, drain (awaitable), write_buffer_size, peer, local.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+
+from amqp_wire.connection import Session, State
+from amqp_wire.errors import ReplyCode
+from amqp_wire.handlers import load_all
+
+load_all()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,9 +34,30 @@ class AmqpService:
     def __init__(self, engine, settings: AmqpSettings) -> None:
         self.engine = engine
         self.settings = settings
+        self.sessions: set[Session] = set()
 
-    def new_session(self, link):
-        raise NotImplementedError("the AMQP listener is built in issue 3")
+    def new_session(self, link) -> Session:
+        session = _TrackedSession(self, link)
+        self.sessions.add(session)
+        return session
 
     async def close(self) -> None:
-        pass
+        """Broker shutdown: 320 CONNECTION_FORCED to every connection, then a moment for close-ok."""
+        live = [s for s in self.sessions if s.state not in (State.CLOSED,)]
+        for session in live:
+            if session.state is State.RUNNING:
+                session.close_by_server(ReplyCode.CONNECTION_FORCED, "broker forced connection closure with reason 'shutdown'")
+            else:
+                session.abandon()
+        if live:
+            deadline = asyncio.get_running_loop().time() + 1.0
+            while any(s.state is not State.CLOSED for s in live) and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+        for session in list(self.sessions):
+            session._flush()
+
+
+class _TrackedSession(Session):
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.service.sessions.discard(self)

@@ -1,0 +1,129 @@
+"""AMQP 0-9-1 field tables decoded with their type tags kept (engine `Field` values).
+
+The tags are RabbitMQ's (the 0-9-1 errata table, `rabbit_binary_parser:parse_field_value/1`):
+
+    t bool      b byte (signed)   B unsignedbyte    s short (signed)   u unsignedshort
+    I signedint i unsignedint     l long (signed 64) L long (64, py-amqp/pamqp also read it)
+    f float     d double          D decimal (scale u8, value u32)
+    S longstr   x binary          A array           T timestamp (u64)  F table   V void
+
+pamqp decodes tables to plain Python values and drops the tags, and reads a timestamp
+above 2^32 as milliseconds; RabbitMQ's argument checks and texts need the tags
+(engine/messaging/fields.py), so this module decodes tables itself. Encoding (only for
+connection.start server properties) is left to pamqp.
+"""
+
+from __future__ import annotations
+
+import decimal
+import struct
+
+from engine.messaging.fields import Field, FieldKind
+
+_U8 = struct.Struct(">B")
+_I8 = struct.Struct(">b")
+_U16 = struct.Struct(">H")
+_I16 = struct.Struct(">h")
+_U32 = struct.Struct(">I")
+_I32 = struct.Struct(">i")
+_I64 = struct.Struct(">q")
+_U64 = struct.Struct(">Q")
+_F32 = struct.Struct(">f")
+_F64 = struct.Struct(">d")
+
+
+class TableError(ValueError):
+    """A field table that does not parse."""
+
+
+def _value(data: bytes | memoryview, pos: int, end: int) -> tuple[Field, int]:
+    if pos >= end:
+        raise TableError("truncated field value")
+    tag = data[pos]
+    pos += 1
+    try:
+        if tag == 0x53 or tag == 0x78:  # S, x
+            (n,) = _U32.unpack_from(data, pos)
+            pos += 4
+            if pos + n > end:
+                raise TableError("string runs past the table")
+            kind = FieldKind.LONGSTR if tag == 0x53 else FieldKind.BINARY
+            return Field(kind, bytes(data[pos:pos + n])), pos + n
+        if tag == 0x49:  # I
+            return Field(FieldKind.SIGNEDINT, _I32.unpack_from(data, pos)[0]), pos + 4
+        if tag == 0x69:  # i
+            return Field(FieldKind.UNSIGNEDINT, _U32.unpack_from(data, pos)[0]), pos + 4
+        if tag == 0x6C or tag == 0x4C:  # l, L
+            return Field(FieldKind.LONG, _I64.unpack_from(data, pos)[0]), pos + 8
+        if tag == 0x74:  # t
+            return Field(FieldKind.BOOL, data[pos] != 0), pos + 1
+        if tag == 0x62:  # b
+            return Field(FieldKind.BYTE, _I8.unpack_from(data, pos)[0]), pos + 1
+        if tag == 0x42:  # B
+            return Field(FieldKind.UNSIGNEDBYTE, data[pos]), pos + 1
+        if tag == 0x73:  # s
+            return Field(FieldKind.SHORT, _I16.unpack_from(data, pos)[0]), pos + 2
+        if tag == 0x75:  # u
+            return Field(FieldKind.UNSIGNEDSHORT, _U16.unpack_from(data, pos)[0]), pos + 2
+        if tag == 0x66:  # f
+            return Field(FieldKind.FLOAT, _F32.unpack_from(data, pos)[0]), pos + 4
+        if tag == 0x64:  # d
+            return Field(FieldKind.DOUBLE, _F64.unpack_from(data, pos)[0]), pos + 8
+        if tag == 0x44:  # D
+            scale = data[pos]
+            (raw,) = _U32.unpack_from(data, pos + 1)
+            return Field(FieldKind.DECIMAL, decimal.Decimal(raw).scaleb(-scale)), pos + 5
+        if tag == 0x54:  # T
+            return Field(FieldKind.TIMESTAMP, _U64.unpack_from(data, pos)[0]), pos + 8
+        if tag == 0x46:  # F
+            table, pos = decode_table(data, pos)
+            return Field(FieldKind.TABLE, table), pos
+        if tag == 0x41:  # A
+            (n,) = _U32.unpack_from(data, pos)
+            pos += 4
+            stop = pos + n
+            if stop > end:
+                raise TableError("array runs past its container")
+            items = []
+            while pos < stop:
+                item, pos = _value(data, pos, stop)
+                items.append(item)
+            return Field(FieldKind.ARRAY, items), pos
+        if tag == 0x56:  # V
+            return Field(FieldKind.VOID, None), pos
+    except (struct.error, IndexError):
+        raise TableError("truncated field value") from None
+    raise TableError(f"unknown field type {chr(tag)!r}")
+
+
+def decode_table(data: bytes | memoryview, pos: int = 0) -> tuple[dict[str, Field], int]:
+    """A length-prefixed table at `pos`: (table, position after it)."""
+    try:
+        (n,) = _U32.unpack_from(data, pos)
+    except struct.error:
+        raise TableError("truncated table length") from None
+    pos += 4
+    end = pos + n
+    if end > len(data):
+        raise TableError("table runs past the frame")
+    return decode_table_body(data, pos, end), end
+
+
+def decode_table_body(data: bytes | memoryview, pos: int, end: int) -> dict[str, Field]:
+    """The key/value pairs between pos and end (AMQPLAIN's response is a table without its length)."""
+    table: dict[str, Field] = {}
+    while pos < end:
+        n = data[pos]
+        pos += 1
+        if pos + n > end:
+            raise TableError("field name runs past the table")
+        try:
+            key = bytes(data[pos:pos + n]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise TableError("field name is not UTF-8") from None
+        pos += n
+        value, pos = _value(data, pos, end)
+        table[key] = value
+    if pos != end:
+        raise TableError("field value runs past the table")
+    return table

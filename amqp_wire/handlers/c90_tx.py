@@ -1,0 +1,49 @@
+"""Class 90, tx: select, commit, rollback.
+
+Served as RabbitMQ does: after tx.select, publishes and acks/rejects are buffered (an ack's
+tag is checked and taken out of the unacked set at once, so a second ack of it is 406);
+commit routes the buffered publishes (basic.return for unroutable mandatory ones) and
+applies the buffered settlements, in order; rollback drops the publishes and puts the
+acknowledged deliveries back among the unacked. A confirm channel cannot switch (406
+"cannot switch from confirm to tx mode"); commit or rollback without select is 406
+"channel is not transactional".
+
+Not atomic across queues beyond what one event loop gives: a commit is applied in one
+synchronous step, so no other client sees half of it.
+"""
+
+from __future__ import annotations
+
+from pamqp import commands
+
+from amqp_wire import frames
+from amqp_wire.errors import AmqpError, ReplyCode
+from amqp_wire.handlers import channel_method
+
+
+def _not_transactional() -> AmqpError:
+    return AmqpError(ReplyCode.PRECONDITION_FAILED, "channel is not transactional")
+
+
+@channel_method(commands.Tx.Select)
+def select(channel, method) -> None:
+    if channel.confirm:
+        raise AmqpError(ReplyCode.PRECONDITION_FAILED, "cannot switch from confirm to tx mode")
+    channel.tx = True
+    channel.session.send_method(channel.id, frames.build(commands.Tx.SelectOk))
+
+
+@channel_method(commands.Tx.Commit)
+def commit(channel, method) -> None:
+    if not channel.tx:
+        raise _not_transactional()
+    channel.tx_commit()
+    channel.session.send_method(channel.id, frames.build(commands.Tx.CommitOk))
+
+
+@channel_method(commands.Tx.Rollback)
+def rollback(channel, method) -> None:
+    if not channel.tx:
+        raise _not_transactional()
+    channel.tx_rollback()
+    channel.session.send_method(channel.id, frames.build(commands.Tx.RollbackOk))

@@ -1,0 +1,26 @@
+"""Protocol-neutral messaging: vhosts, exchanges, bindings, queues (DESIGN.md §2).
+
+What the AMQP wire layer (and later others) drive: `Messaging` (engine.messaging), owned
+by the Engine as `engine.messaging`.
+"""
+
+from engine.messaging.errors import Reason
+from engine.messaging.exchange import Exchange
+from engine.messaging.fields import Field, FieldKind
+from engine.messaging.messaging import DEFAULT_VHOST, Messaging
+from engine.messaging.queue import Queue
+from engine.messaging.types import (
+    Consumer,
+    Entry,
+    ExchangeSpec,
+    ExchangeType,
+    Message,
+    QueueSpec,
+    QueueStatus,
+)
+from engine.messaging.vhost import VHost, server_name
+
+__all__ = [
+    "Consumer", "DEFAULT_VHOST", "Entry", "Exchange", "ExchangeSpec", "ExchangeType", "Field", "FieldKind",
+    "Message", "Messaging", "Queue", "QueueSpec", "QueueStatus", "Reason", "VHost", "server_name",
+]

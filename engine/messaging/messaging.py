@@ -1,0 +1,149 @@
+"""The messaging subsystem: vhosts, their durable definitions, and queue storage.
+
+Owns `<data dir>/amqp/`:
+
+    definitions.log            durable exchanges, queues, bindings (engine/messaging/definitions.py)
+    queues/<queue id>/*.seg    message records per queue (engine/messaging/segments.py)
+
+At `open()` the definitions are replayed, every durable queue recovers its persistent
+messages, and the folders of queues that are not durable (left by the last run) are
+removed: transient queues and non-persistent messages do not survive a restart, as in
+RabbitMQ. With no directory (the engine's memory backend) nothing touches the disk.
+
+`sync()` writes every store with appended records to the OS (one write per dirty
+segment). The wire layer calls it after handling a batch of input and before sending the
+publisher confirms for that batch: many appends, one write, then all their acks
+(DESIGN.md §2, group commit).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from engine.clock import Clock, SystemClock
+from engine.messaging.definitions import Definitions, FileDefinitions, MemoryDefinitions
+from engine.messaging.errors import NotFound, Reason, fail
+from engine.messaging.exchange import Exchange
+from engine.messaging.fields import table_from_json
+from engine.messaging.queue import DEFAULT_RAM_BUDGET, Queue
+from engine.messaging.segments import QueueStore, remove_tree
+from engine.messaging.types import ExchangeType
+from engine.messaging.vhost import VHost
+
+log = logging.getLogger("mqgateway.messaging")
+DEFAULT_VHOST = "/"
+
+
+class Messaging:
+    def __init__(
+        self,
+        directory: Path | None,
+        *,
+        clock: Clock | None = None,
+        ram_budget_per_queue: int = DEFAULT_RAM_BUDGET,
+    ) -> None:
+        self.directory = directory
+        self.clock = clock or SystemClock()
+        self.ram_budget_per_queue = ram_budget_per_queue
+        self.vhosts: dict[str, VHost] = {}
+        self._definitions: Definitions = MemoryDefinitions()
+        self._dirty: list[QueueStore] = []
+        self._recovering = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def open(self) -> None:
+        self.vhosts[DEFAULT_VHOST] = VHost(DEFAULT_VHOST, self)
+        if self.directory is None:
+            return
+        self._definitions = FileDefinitions(self.directory)
+        self._recovering = True
+        try:
+            self._recover(self._definitions.load())
+        finally:
+            self._recovering = False
+
+    def _recover(self, changes: list[dict[str, Any]]) -> None:
+        keep: set[str] = set()
+        for change in changes:
+            vhost = self.vhosts.get(change["vhost"])
+            if vhost is None:
+                vhost = self.vhosts[change["vhost"]] = VHost(change["vhost"], self)
+            op = change["op"]
+            if op == "exchange":
+                vhost.exchanges[change["name"]] = Exchange(
+                    change["name"], ExchangeType(change["type"]), durable=True,
+                    auto_delete=change["auto_delete"], internal=change["internal"],
+                    arguments=table_from_json(change["arguments"]),
+                )
+            elif op == "queue":
+                queue = self.new_queue(vhost, change["name"], durable=True, auto_delete=change["auto_delete"],
+                                       owner=None, arguments=table_from_json(change["arguments"]),
+                                       queue_id=change["id"])
+                vhost.queues[queue.name] = queue
+                keep.add(queue.id)
+                if queue.store is not None:
+                    for entry, message in queue.store.recover():
+                        queue.restore(entry, message)
+            elif op == "bind":
+                source = vhost.exchanges.get(change["source"])
+                if change["kind"] == "queue":
+                    dest = vhost.queues.get(change["destination"])
+                else:
+                    dest = vhost.exchanges.get(change["destination"])
+                if source is not None and dest is not None:
+                    vhost._bind(source, dest, change["routing_key"], table_from_json(change["arguments"]))
+        queues_dir = self.directory / "queues"
+        if queues_dir.is_dir():
+            for child in queues_dir.iterdir():
+                if child.name not in keep:
+                    remove_tree(child)
+        recovered = sum(q.message_count for v in self.vhosts.values() for q in v.queues.values())
+        log.info("messaging: recovered %d queues, %d messages", len(keep), recovered)
+
+    def close(self) -> None:
+        self.sync()
+        for vhost in self.vhosts.values():
+            for queue in vhost.queues.values():
+                if queue.store is not None:
+                    queue.store.close()
+        self._definitions.close()
+
+    # -- used by vhosts -----------------------------------------------------------------
+
+    def record(self, change: dict[str, Any]) -> None:
+        if not self._recovering:
+            self._definitions.record(change)
+
+    def new_queue(self, vhost: VHost, name: str, *, durable: bool, auto_delete: bool, owner: object | None,
+                  arguments, queue_id: str | None = None) -> Queue:
+        queue_id = queue_id or uuid.uuid4().hex
+        store = None
+        if self.directory is not None:
+            store = QueueStore(self.directory / "queues" / queue_id, self._dirty.append)
+        return Queue(name, vhost=vhost.name, durable=durable, auto_delete=auto_delete, owner=owner,
+                     arguments=arguments, store=store, ram_budget=self.ram_budget_per_queue, queue_id=queue_id,
+                     on_unused=vhost.delete_queue)
+
+    # -- used by the wire layers --------------------------------------------------------
+
+    def vhost(self, name: str) -> VHost:
+        vhost = self.vhosts.get(name)
+        if vhost is None:
+            raise fail(NotFound, Reason.NO_VHOST, vhost=name)
+        return vhost
+
+    def sync(self) -> None:
+        """Hands every appended record to the OS; call before confirming those appends."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, []
+        for store in dirty:
+            store.flush()
+
+    def owner_closed(self, owner: object) -> None:
+        for vhost in self.vhosts.values():
+            vhost.owner_closed(owner)

@@ -1,0 +1,114 @@
+"""Values crossing between a wire package and the messaging engine.
+
+Declarations are frozen, slotted, keyword-only dataclasses (DESIGN.md §3). The two
+per-message objects, `Message` and `Entry`, are plain slotted classes on purpose: one is
+built for every publish and one per queue a message lands in, and a frozen dataclass
+costs an `object.__setattr__` per field on that hot path (DESIGN.md §6).
+
+A `Message` is what was published and is shared by every queue it was routed to:
+`properties` is the raw encoded property list of the protocol's content header (for AMQP
+0-9-1 the property flags followed by the property values, §4.2.6.1), kept as bytes so the
+message is delivered byte for byte as it was published; the engine reads only what it
+needs, which the wire decodes for it (`persistent`, and for issue 5 `priority` and
+`expiration_ms`).
+
+An `Entry` is one message's place in one queue: its sequence number in that queue (the
+requeue order), whether it has been delivered before, and where its record lives on disk
+(if it does).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping, Protocol
+
+from engine.messaging.fields import Field
+
+if TYPE_CHECKING:
+    from engine.messaging.queue import Queue
+
+
+class ExchangeType(enum.StrEnum):
+    DIRECT = "direct"
+    FANOUT = "fanout"
+    TOPIC = "topic"
+    HEADERS = "headers"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExchangeSpec:
+    name: str
+    type: str  # validated against ExchangeType by the vhost, so unknown types get their own error
+    durable: bool = False
+    auto_delete: bool = False
+    internal: bool = False
+    arguments: Mapping[str, Field] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueSpec:
+    name: str  # "" asks the server to name it
+    durable: bool = False
+    exclusive: bool = False
+    auto_delete: bool = False
+    arguments: Mapping[str, Field] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueStatus:
+    name: str
+    message_count: int  # ready messages, as queue.declare-ok reports them
+    consumer_count: int
+
+
+class Message:
+    __slots__ = ("exchange", "routing_key", "properties", "body", "persistent", "priority", "expiration_ms")
+
+    def __init__(
+        self,
+        exchange: str,
+        routing_key: str,
+        properties: bytes,
+        body: bytes,
+        persistent: bool = False,
+        priority: int = 0,
+        expiration_ms: int | None = None,
+    ) -> None:
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.properties = properties
+        self.body = body
+        self.persistent = persistent
+        self.priority = priority
+        self.expiration_ms = expiration_ms
+
+
+class Entry:
+    __slots__ = ("seq", "message", "redelivered", "segment", "offset", "size")
+
+    def __init__(self, seq: int, message: Message | None, size: int) -> None:
+        self.seq = seq
+        self.message = message  # None while paged out to disk
+        self.redelivered = False
+        self.segment = None  # the on-disk segment holding this entry's record, if any
+        self.offset = -1
+        self.size = size  # body bytes, for memory accounting
+
+
+class Consumer(Protocol):
+    """A subscription as the queue sees it; implemented by the wire layer.
+
+    `has_credit` says whether one more delivery may be made now (prefetch, channel flow,
+    a full socket buffer). `deliver` hands over one message; when `no_ack` the entry is
+    already settled. `queue_deleted` tells the consumer its queue is gone (AMQP sends
+    basic.cancel).
+    """
+
+    no_ack: bool
+
+    def has_credit(self) -> bool: ...
+
+    def deliver(self, queue: "Queue", entry: Entry, message: Message) -> None: ...
+
+    def queue_deleted(self, queue: "Queue") -> None: ...
