@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.clock import Clock, SystemClock
+from engine.groups import GroupCoordinator
 from engine.settings import EngineSettings
 from engine.messaging import Messaging
 from engine.topics import TopicRegistry
@@ -33,6 +34,7 @@ class Engine:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         # Subsystems are created in open(), after the data dir is known to be usable.
+        self.groups: GroupCoordinator | None = None
         self.topics = TopicRegistry(self)
 
     def subdir(self, name: str) -> Path | None:
@@ -45,12 +47,15 @@ class Engine:
 
     def open(self) -> None:
         """Recovers every subsystem from disk (or starts empty in memory)."""
+        self.groups = GroupCoordinator.for_engine(self)
         self.messaging = Messaging(self.subdir("amqp"), clock=self.clock)
         self.messaging.open()
         self.topics.open()
 
     def close(self) -> None:
         """Flushes and closes every subsystem; safe to call twice."""
+        if self.groups is not None:
+            self.groups.close()
         if getattr(self, "messaging", None) is not None:
             self.messaging.close()
             self.messaging = None
