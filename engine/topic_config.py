@@ -501,9 +501,9 @@ def describe_topic(overrides: Mapping[str, str], *, broker_static: Mapping[str, 
                    keys: Iterable[str] | None = None) -> tuple[ConfigEntry, ...]:
     """Every topic config (or those named in `keys`; unknown names are skipped, as Kafka does).
 
-    A key's value is the topic's override (DYNAMIC_TOPIC_CONFIG) or its default
-    (DEFAULT_CONFIG). Its synonyms run from the override through the broker keys that set
-    its default, highest precedence first (KIP-226).
+    A key's value is the topic's override (DYNAMIC_TOPIC_CONFIG) or its default. Its
+    synonyms run from the override through the broker keys that hold a value, highest
+    precedence first (KIP-226), and its source is that of the first synonym.
     """
     wanted = CATALOG if keys is None else [k for k in dict.fromkeys(keys) if k in CATALOG]
     entries = []
@@ -511,10 +511,13 @@ def describe_topic(overrides: Mapping[str, str], *, broker_static: Mapping[str, 
         key = CATALOG[name]
         synonyms = _broker_synonyms(key.synonyms, broker_static)
         if name in overrides:
-            value, source = overrides[name], ConfigSource.DYNAMIC_TOPIC_CONFIG
-            synonyms.insert(0, ConfigSynonym(name=name, value=value, source=source))
-        else:
-            value, source = key.default, ConfigSource.DEFAULT_CONFIG
+            synonyms.insert(0, ConfigSynonym(name=name, value=overrides[name],
+                                              source=ConfigSource.DYNAMIC_TOPIC_CONFIG))
+        # Kafka reports the source of the synonym that wins (ConfigHelper.createTopicConfigEntry).
+        # The value of a key without an override is its default: no broker key our settings
+        # set statically is a topic synonym (test_topic_config checks this).
+        value = overrides[name] if name in overrides else key.default
+        source = synonyms[0].source if synonyms else ConfigSource.DEFAULT_CONFIG
         entries.append(ConfigEntry(name=name, value=value, source=source, read_only=False,
                                    sensitive=key.sensitive, type=key.type, doc=key.doc,
                                    synonyms=tuple(synonyms)))

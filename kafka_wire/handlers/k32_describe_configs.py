@@ -7,7 +7,8 @@ out — reference/kafka-clients.md). The catalog, sources and synonyms come from
 engine/topic_config.py. `configuration_keys` null or empty means every key; names we do not
 know are left out, as Kafka does.
 
-- TOPIC: UNKNOWN_TOPIC_OR_PARTITION for a topic that does not exist.
+- TOPIC: INVALID_TOPIC_EXCEPTION for an illegal name, UNKNOWN_TOPIC_OR_PARTITION for a
+  topic that does not exist.
 - BROKER: the name is this node's id; "" (the cluster-wide dynamic defaults) answers an
   empty list, since nothing is set dynamically; any other name is INVALID_REQUEST, as Kafka.
 - Other resource types (BROKER_LOGGER, CLIENT_METRICS, GROUP) are INVALID_REQUEST: they are
@@ -24,6 +25,7 @@ from __future__ import annotations
 from kio.schema.errors import ErrorCode
 
 from engine.topic_config import ConfigEntry, describe_broker, describe_topic
+from engine.topics import validate_name
 from kafka_wire.admin import AdminError, ResourceType, broker_static, check_broker_name, error_of, response_classes
 from kafka_wire.common import NO_THROTTLE
 from kafka_wire.registry import ApiKey, handles
@@ -53,6 +55,7 @@ def describe_configs(ctx, request):
 def _describe(ctx, resource) -> tuple[ConfigEntry, ...]:
     keys = resource.configuration_keys or None
     if resource.resource_type == ResourceType.TOPIC:
+        validate_name(resource.resource_name)  # INVALID_TOPIC_EXCEPTION first, as Kafka's Topic.validate
         topic = ctx.engine.topics.get(resource.resource_name)
         if topic is None:
             raise AdminError(ErrorCode.unknown_topic_or_partition,

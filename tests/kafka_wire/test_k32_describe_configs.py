@@ -72,9 +72,16 @@ def test_unknown_keys_are_left_out(kafka, topic):
     assert [c.name for c in result.configs] == ["retention.bytes"]
 
 
-def test_unknown_topic(kafka):
-    (result,) = describe(kafka, 4, (TOPIC, "no-such-topic", None))
-    assert result.error_code == ErrorCode.unknown_topic_or_partition and result.configs == ()
+def test_unknown_topic_and_illegal_name(kafka):
+    unknown, illegal = describe(kafka, 4, (TOPIC, "no-such-topic", None), (TOPIC, "no such topic", None))
+    assert unknown.error_code == ErrorCode.unknown_topic_or_partition and unknown.configs == ()
+    assert illegal.error_code == ErrorCode.invalid_topic_exception and illegal.configs == ()
+
+
+def test_empty_key_list_means_every_key(kafka, topic):
+    # Kafka's ConfigHelper treats an empty configuration_keys like null.
+    (result,) = describe(kafka, 1, (TOPIC, topic, ()))
+    assert len(result.configs) >= 30
 
 
 @pytest.mark.parametrize("version", [1, 4])
