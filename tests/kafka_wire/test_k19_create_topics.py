@@ -176,3 +176,8 @@ def test_existence_is_checked_before_partitions(kafka):
     assert create(kafka, name="bad name", partitions=0).error_code == ErrorCode.invalid_topic_exception
     assert create(kafka, name=_name("ct-order"), partitions=0,
                   configs={"bogus": "1"}).error_code == ErrorCode.invalid_partitions
+
+
+def test_absurd_partition_count_is_refused_not_attempted(kafka):
+    result = create(kafka, 7, name=_name("ct-huge"), partitions=2**31 - 1)
+    assert result.error_code == ErrorCode.invalid_partitions

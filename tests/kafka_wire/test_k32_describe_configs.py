@@ -114,3 +114,8 @@ def test_one_request_many_resources(kafka, topic):
                        (TOPIC, "no-such-topic", None))
     assert [(r.resource_name, r.error_code) for r in results] == [
         (topic, ErrorCode.none), ("1", ErrorCode.none), ("no-such-topic", ErrorCode.unknown_topic_or_partition)]
+
+
+def test_unknown_resource_types(kafka):
+    results = describe(kafka, 4, (-1, "x", None), (0, "x", None), (32, "group", None), (TOPIC, "", None))
+    assert [r.error_code for r in results] == [ErrorCode.invalid_request] * 3 + [ErrorCode.invalid_topic_exception]

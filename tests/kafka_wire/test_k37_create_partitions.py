@@ -71,3 +71,9 @@ def test_assignments_must_name_this_node_once_per_new_partition(kafka, topic):
     assert grow(kafka, 1, (topic, 3, [[2]]))[0][0] == ErrorCode.invalid_replica_assignment
     assert grow(kafka, 1, (topic, 3, [[1, 1]]))[0][0] == ErrorCode.invalid_replica_assignment
     assert grow(kafka, 1, (topic, 4, [[1], [1]])) == [(ErrorCode.none, None)]
+
+
+def test_absurd_counts_are_refused_not_attempted(kafka, topic):
+    assert grow(kafka, 3, (topic, 2**31 - 1, None))[0][0] == ErrorCode.invalid_partitions
+    assert grow(kafka, 3, (topic, -(2**31), None))[0][0] == ErrorCode.invalid_partitions
+    assert grow(kafka, 3, (topic, 3, None)) == [(ErrorCode.none, None)]
