@@ -43,6 +43,7 @@ PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
 PROTOCOL_HEADER_0_9 = b"AMQP\x01\x01\x00\x09"  # 0-9 is served as 0-9-1, as RabbitMQ does
 HANDSHAKE_TIMEOUT = 10.0  # seconds, RabbitMQ's handshake_timeout
 CLOSE_OK_TIMEOUT = 3.0
+DISCARD_DELAY = 0.2  # after a framing error: how long to swallow input before closing
 OUT_HIGH_WATER = 4 * 1024 * 1024  # stop delivering to consumers while this much is unsent
 _FRAME_HDR = frames.FRAME_HDR
 _INDEX = struct.Struct(">I")
@@ -115,6 +116,7 @@ class Session:
         self._last_send = self._last_recv
         self._timer: asyncio.TimerHandle | None = self.loop.call_later(HANDSHAKE_TIMEOUT, self._handshake_timeout)
         self._closing_timer: asyncio.TimerHandle | None = None
+        self._discarding = False
 
     # -- output -------------------------------------------------------------------------
 
@@ -166,7 +168,7 @@ class Session:
     # -- input --------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        if self.state is State.CLOSED:
+        if self.state is State.CLOSED or self._discarding:
             return
         self._last_recv = self.loop.time()
         if self._buf:
@@ -306,7 +308,9 @@ class Session:
             else:
                 raise AmqpError(ReplyCode.FRAME_ERROR, f"type {frame_type}, {_snippet(payload)}: unknown_frame")
         except FrameDecodeError:
-            raise AmqpError(ReplyCode.FRAME_ERROR, f"cannot decode {_snippet(payload[4:])}") from None
+            index = _INDEX.unpack_from(payload)[0]
+            raise AmqpError(ReplyCode.FRAME_ERROR, f"cannot decode {_snippet(payload[4:])}",
+                            index >> 16, index & 0xFFFF) from None
         except AmqpError as err:
             if err.hard or channel_id == 0:
                 raise
@@ -421,11 +425,12 @@ class Session:
         self._release_resources()
         self.state = State.CLOSING
         if stop_reading:
-            # The input can no longer be framed: send the close and hang up.
+            # The input can no longer be framed: send the close, discard what still comes,
+            # and hang up shortly. Closing at once with unread input would make the kernel
+            # answer with RST, and the client could lose our connection.close.
+            self._discarding = True
             self._flush()
-            self.state = State.CLOSED
-            self._cancel_timers()
-            self.link.close()
+            self._closing_timer = self.loop.call_later(DISCARD_DELAY, self._finish_close)
             return
         self._closing_timer = self.loop.call_later(CLOSE_OK_TIMEOUT, self._finish_close)
 

@@ -61,9 +61,12 @@ class AmqpError(Exception):
 
     @property
     def reply_text(self) -> str:
-        # reply-text is a shortstr: RabbitMQ truncates it to 255 bytes
+        # reply-text is a shortstr: RabbitMQ cuts a longer text to 252 bytes and adds "..."
+        # (rabbit_binary_generator:map_exception/3)
         text = f"{self.code.name} - {self.explanation}".encode()
-        return text[:255].decode("utf-8", "ignore")
+        if len(text) > 255:
+            text = text[:252] + b"..."
+        return text.decode("utf-8", "ignore")
 
     @property
     def hard(self) -> bool:

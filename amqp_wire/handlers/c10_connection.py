@@ -176,7 +176,7 @@ def open_(session, method) -> None:
 
     if session.state is not State.OPEN:
         raise AmqpError(ReplyCode.CHANNEL_ERROR, f"unexpected method in connection state {session.state.value}")
-    name = method.virtual_host or "/"
+    name = method.virtual_host or ""  # "" is a vhost name like any other (530 unless it exists)
     try:
         session.vhost = session.messaging.vhost(name)
     except EngineError as err:
