@@ -19,6 +19,7 @@ from typing import Mapping
 from kio.schema.errors import ErrorCode
 
 from engine import errors as e
+from engine.groups import errors as g
 from engine.topics import InvalidPartitions
 
 log = logging.getLogger("mqgateway.kafka")
@@ -43,6 +44,21 @@ ERROR_CODES: dict[type[BaseException], ErrorCode] = {
     e.AccessRefused: ErrorCode.topic_authorization_failed,
     e.ResourceLocked: ErrorCode.invalid_request,
     OSError: ErrorCode.kafka_storage_error,
+    # The group coordinator (engine/groups/errors.py).
+    g.InvalidGroupId: ErrorCode.invalid_group_id,
+    g.InvalidSessionTimeout: ErrorCode.invalid_session_timeout,
+    g.CoordinatorNotAvailable: ErrorCode.coordinator_not_available,
+    g.InconsistentGroupProtocol: ErrorCode.inconsistent_group_protocol,
+    g.UnknownMember: ErrorCode.unknown_member_id,
+    g.IllegalGeneration: ErrorCode.illegal_generation,
+    g.RebalanceInProgress: ErrorCode.rebalance_in_progress,
+    g.FencedInstanceId: ErrorCode.fenced_instance_id,
+    g.MemberIdRequired: ErrorCode.member_id_required,
+    g.GroupNotEmpty: ErrorCode.non_empty_group,
+    g.GroupNotFound: ErrorCode.group_id_not_found,
+    g.GroupSubscribedToTopic: ErrorCode.group_subscribed_to_topic,
+    g.OffsetMetadataTooLarge: ErrorCode.offset_metadata_too_large,
+    g.UnstableOffsetCommit: ErrorCode.unstable_offset_commit,
 }
 
 
