@@ -184,8 +184,8 @@ class ConfigKey:
     type: ConfigType
     default: str | None
     doc: str
-    field: str | None = None  # the TopicConfig field it sets; None: fixed at its default
-    parse: Callable[[str], object] | None = None  # for honoured keys; fixed keys get _only_default
+    field: str | None  # the TopicConfig field it sets; None: fixed at its default
+    parse: Callable[[str], object]  # raises ValueError; a fixed key's accepts only its default
     synonyms: tuple[str, ...] = ()  # broker keys Kafka names as synonyms, highest precedence first
     sensitive: bool = False
 
@@ -195,8 +195,7 @@ class ConfigKey:
 
     def check(self, text: str) -> object:
         """Parses `text`, raising ValueError if it is malformed or not accepted."""
-        parse = self.parse or _only_default(self.type, self.default)
-        return parse(text)
+        return self.parse(text)
 
 
 def _honoured(name: str, kind: ConfigType, default: str, doc: str, *, field: str,
@@ -206,7 +205,7 @@ def _honoured(name: str, kind: ConfigType, default: str, doc: str, *, field: str
 
 def _fixed(name: str, kind: ConfigType, default: str | None, doc: str, synonyms: tuple[str, ...] = ()) -> ConfigKey:
     return ConfigKey(name=name, type=kind, default=default, doc=doc + " Not implemented: only the default is accepted.",
-                     synonyms=synonyms)
+                     field=None, parse=_only_default(kind, default), synonyms=synonyms)
 
 
 _L, _I, _SHORT, _S, _B, _D, _LIST = (ConfigType.LONG, ConfigType.INT, ConfigType.SHORT, ConfigType.STRING,
