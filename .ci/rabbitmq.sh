@@ -4,6 +4,7 @@
 #   bash .ci/rabbitmq.sh start    # starts mqgwtest@localhost on 127.0.0.1:5673, waits until it speaks AMQP
 #   bash .ci/rabbitmq.sh status   # rabbitmqctl status of that node
 #   bash .ci/rabbitmq.sh stop     # stops it (its data dir is kept until the next start)
+#   MQGW_RABBITMQ_KEEP_DATA=1 bash .ci/rabbitmq.sh start   # restart on the existing data (durability checks)
 #   AMQP_URL=amqp://guest:guest@127.0.0.1:5673/ /work/venv/bin/pytest tests/compat/amqp -q
 #
 # Needs Debian's rabbitmq-server (3.10.x) installed; it does not use, start or stop the system
@@ -53,7 +54,7 @@ start() {
         echo "RabbitMQ $NODE already running on 127.0.0.1:$PORT"
         return 0
     fi
-    rm -rf "$BASE"
+    [ -n "${MQGW_RABBITMQ_KEEP_DATA:-}" ] || rm -rf "$BASE"
     mkdir -p "$BASE/home" "$BASE/mnesia" "$BASE/log"
     : > "$BASE/rabbitmq-env.conf"
     printf '[].\n' > "$BASE/enabled_plugins"
