@@ -30,9 +30,11 @@ import bisect
 import os
 import struct
 from array import array
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
+from engine.errors import StorageError
 from engine.log.batch import HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2, BatchHeader, header_at, scan
 
 INDEX_INTERVAL_BYTES = 4096
@@ -85,7 +87,8 @@ class MemoryData:
         self.size = len(buffer)
 
     def pread(self, position: int, length: int) -> bytes:
-        return bytes(self._buffer[position : position + length])
+        with memoryview(self._buffer) as view:
+            return bytes(view[position : position + length])
 
     def truncate(self, size: int) -> None:
         del self._buffer[size:]
@@ -210,18 +213,32 @@ class Segment:
 
     # -- appending ---------------------------------------------------------------------
     def append(self, source, headers: list[BatchHeader], base_offsets: list[int]) -> None:
-        """Writes the batches of `source` (validated) with their new base offsets, in one write."""
+        """Writes the batches of `source` (validated) with their new base offsets, in one write.
+
+        Only the first 16 bytes of each batch (baseOffset, batchLength,
+        partitionLeaderEpoch) are rebuilt; the rest is handed to the kernel as a slice of
+        the request's own buffer (writev), so the bytes are copied once, into the file.
+        If the write fails, the segment is cut back to where it was and StorageError raised.
+        """
         pieces: list = []
         view = memoryview(source)
-        position = self.data.size
         for header, base_offset in zip(headers, base_offsets):
             start = header.position
             pieces.append(_PREFIX.pack(base_offset, header.size - LOG_OVERHEAD, 0))
             pieces.append(view[start + 16 : start + header.size])
+        position = self.data.size
+        try:
+            self.data.write(pieces)
+        except OSError as exc:
+            try:
+                self.data.truncate(position)
+            except OSError:
+                pass
+            raise StorageError(f"cannot append to segment {self.base_offset}: {exc}") from exc
+        for header, base_offset in zip(headers, base_offsets):
             self._track(base_offset, base_offset + header.last_offset_delta, header.max_timestamp,
                         position, header.size)
             position += header.size
-        self.data.write(pieces)
 
     def _track(self, base_offset: int, last_offset: int, max_timestamp: int, position: int, size: int) -> None:
         if self._bytes_since_index >= INDEX_INTERVAL_BYTES:
@@ -286,14 +303,8 @@ class Segment:
             raw = self.data.pread(position, HEADER_SIZE)
             if len(raw) < HEADER_SIZE:
                 return
-            header = header_at(raw, 0)
-            yield BatchHeader(
-                position=position, size=header.size, base_offset=header.base_offset,
-                last_offset_delta=header.last_offset_delta, attributes=header.attributes,
-                base_timestamp=header.base_timestamp, max_timestamp=header.max_timestamp,
-                producer_id=header.producer_id, producer_epoch=header.producer_epoch,
-                base_sequence=header.base_sequence, record_count=header.record_count,
-            )
+            header = replace(header_at(raw, 0), position=position)
+            yield header
             position += header.size
 
     def time_index_floor(self, timestamp: int) -> int:

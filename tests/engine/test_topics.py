@@ -140,3 +140,16 @@ def test_producer_ids_never_repeat_across_restart(tmp_path):
     later = again.topics.producer_ids.init_producer_id()
     again.close()
     assert len(set(first)) == 3 and later.producer_id > max(first) and later.producer_epoch == 0
+
+
+def test_maintain_applies_retention_by_topic_config(engine):
+    clock = engine.clock
+    topic = engine.topics.create("short", partitions=1, configs={"retention.ms": "60000", "segment.bytes": "1000"})
+    log = topic.partitions[0]
+    for _ in range(10):
+        log.append(build_batch([b"x" * 200], base_timestamp=clock.now_ms()))
+    engine.topics.maintain()
+    assert log.log_start_offset == 0
+    clock.advance(60_001)
+    engine.topics.maintain()
+    assert log.log_start_offset == log.high_watermark == 10

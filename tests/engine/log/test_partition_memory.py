@@ -6,8 +6,9 @@ import pytest
 
 from engine.clock import FakeClock
 from engine.errors import (CorruptRecord, InvalidProducerEpoch, OffsetOutOfRange, OutOfOrderSequence,
-                           RecordTooLarge, UnsupportedRecordFormat)
+                           RecordTooLarge, StorageError, UnsupportedRecordFormat)
 from engine.log.partition import PartitionLog
+from engine.log.segment import MemoryData
 from engine.log.storage import MemoryStorage
 from engine.topic_config import TopicConfig
 from engine.types import TopicPartition
@@ -220,3 +221,25 @@ def test_watchers_fire_once_on_append():
     log.append(build_batch([b"a"]))
     log.append(build_batch([b"b"]))
     assert calls == [1]
+
+
+class _FullDisk(MemoryData):
+    __slots__ = ()
+
+    def write(self, pieces) -> None:
+        raise OSError(28, "No space left on device")
+
+
+def test_failed_write_changes_nothing():
+    log = new_log()
+    log.append(build_batch([b"a"], producer_id=5, producer_epoch=0, base_sequence=0))
+    data = log._segments[-1].data
+    data.__class__ = _FullDisk
+    retry_later = build_batch([b"b"], producer_id=5, producer_epoch=0, base_sequence=1)
+    with pytest.raises(StorageError):
+        log.append(retry_later)
+    data.__class__ = MemoryData
+    assert log.high_watermark == 1
+    # The producer's retry is appended, not mistaken for a duplicate.
+    result = log.append(retry_later)
+    assert not result.duplicate and result.base_offset == 1
