@@ -17,8 +17,11 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka import TopicPartition as KpTopicPartition
 
 from tests.compat.kafka_helpers import topic_name
+from tests.kafka_wire.kafka_requests import fetch
+from tests.kafka_wire.rawkafka import RawKafka
 
 CODECS = ["gzip", "snappy", "lz4", "zstd"]
+CODEC_IDS = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 VALUES = [(b"k%d" % i, (b"compressible %d " % i) * 20) for i in range(40)]
 
 
@@ -94,4 +97,9 @@ PAIRS = [
 def test_codec_round_trip_between_clients(kafka_bootstrap, codec, produce, consume):
     topic = topic_name(f"codec-{codec}")
     produce(kafka_bootstrap, topic, codec)
+    # The broker stored the producer's compressed batches as they came (attributes bits 0-2).
+    with RawKafka(kafka_bootstrap) as raw:
+        (t,) = raw.send(fetch(12, [(topic, 0, 0)])).responses
+    records = t.partitions[0].records
+    assert records and records[22] & 0x07 == CODEC_IDS[codec]
     assert consume(kafka_bootstrap, topic) == VALUES
