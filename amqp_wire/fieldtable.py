@@ -4,7 +4,7 @@ The tags are RabbitMQ's (the 0-9-1 errata table, `rabbit_binary_parser:parse_fie
 
     t bool      b byte (signed)   B unsignedbyte    s short (signed)   u unsignedshort
     I signedint i unsignedint     l long (signed 64) L long (64, py-amqp/pamqp also read it)
-    f float     d double          D decimal (scale u8, value u32)
+    f float     d double          D decimal (scale u8, value i32)
     S longstr   x binary          A array           T timestamp (u64)  F table   V void
 
 pamqp decodes tables to plain Python values and drops the tags, and reads a timestamp
@@ -71,7 +71,7 @@ def _value(data: bytes | memoryview, pos: int, end: int) -> tuple[Field, int]:
             return Field(FieldKind.DOUBLE, _F64.unpack_from(data, pos)[0]), pos + 8
         if tag == 0x44:  # D
             scale = data[pos]
-            (raw,) = _U32.unpack_from(data, pos + 1)
+            (raw,) = _I32.unpack_from(data, pos + 1)  # signed, as pamqp and py-amqp write it
             return Field(FieldKind.DECIMAL, decimal.Decimal(raw).scaleb(-scale)), pos + 5
         if tag == 0x54:  # T
             return Field(FieldKind.TIMESTAMP, _U64.unpack_from(data, pos)[0]), pos + 8

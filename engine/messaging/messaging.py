@@ -123,10 +123,13 @@ class Messaging:
         queue_id = queue_id or uuid.uuid4().hex
         store = None
         if self.directory is not None:
-            store = QueueStore(self.directory / "queues" / queue_id, self._dirty.append)
+            store = QueueStore(self.directory / "queues" / queue_id, self._mark_dirty)
         return Queue(name, vhost=vhost.name, durable=durable, auto_delete=auto_delete, owner=owner,
                      arguments=arguments, store=store, ram_budget=self.ram_budget_per_queue, queue_id=queue_id,
                      on_unused=vhost.delete_queue)
+
+    def _mark_dirty(self, store: QueueStore) -> None:
+        self._dirty.append(store)
 
     # -- used by the wire layers --------------------------------------------------------
 

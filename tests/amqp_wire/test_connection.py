@@ -1,0 +1,249 @@
+"""The connection state machine without sockets: a fake Link, bytes in, frames out."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from pamqp import commands, frame as pframe
+from pamqp.header import ContentHeader
+from pamqp.body import ContentBody
+
+from amqp_wire.frames import build, decode_method, marshal_method
+from amqp_wire.service import AmqpService, AmqpSettings
+from engine import Engine
+
+
+class FakeLink:
+    def __init__(self, peer=("127.0.0.1", 5555)) -> None:
+        self.peer = peer
+        self.local = ("127.0.0.1", 5672)
+        self.data = bytearray()
+        self.closed = False
+        self.aborted = False
+
+    def write(self, data) -> None:
+        self.data += data
+
+    def writelines(self, chunks) -> None:
+        for chunk in chunks:
+            self.data += chunk
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def write_buffer_size(self) -> int:
+        return 0
+
+    async def drain(self) -> None:
+        pass
+
+    def frames(self):
+        """Decodes and consumes everything written so far: [(channel, method or bytes)]."""
+        out = []
+        data = bytes(self.data)
+        self.data.clear()
+        pos = 0
+        while pos < len(data):
+            ftype, channel, size = struct.unpack_from(">BHI", data, pos)
+            payload = data[pos + 7: pos + 7 + size]
+            pos += 8 + size
+            if ftype == 1:
+                out.append((channel, decode_method(struct.unpack_from(">I", payload)[0], payload)))
+            else:
+                out.append((channel, (ftype, payload)))
+        return out
+
+
+def method(channel: int, m) -> bytes:
+    payload = marshal_method(m)
+    return struct.pack(">BHI", 1, channel, len(payload)) + payload + b"\xce"
+
+
+async def _settle():
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+def _engine():
+    engine = Engine(data_dir=None)
+    engine.open()
+    return engine
+
+
+async def connect(link=None, **settings):
+    service = AmqpService(_engine(), AmqpSettings(**settings))
+    link = link or FakeLink()
+    session = service.new_session(link)
+    session.data_received(b"AMQP\x00\x00\x09\x01")
+    await _settle()
+    (ch, start), = link.frames()
+    assert start.name == "Connection.Start"
+    session.data_received(method(0, build(commands.Connection.StartOk, client_properties={},
+                                          mechanism="PLAIN", response="\x00guest\x00guest", locale="en_US")))
+    await _settle()
+    return service, session, link
+
+
+async def open_connection(**settings):
+    service, session, link = await connect(**settings)
+    (_, tune), = link.frames()
+    session.data_received(method(0, build(commands.Connection.TuneOk, channel_max=tune.channel_max,
+                                          frame_max=tune.frame_max, heartbeat=0)))
+    session.data_received(method(0, build(commands.Connection.Open, virtual_host="/")))
+    await _settle()
+    (_, ok), = link.frames()
+    assert ok.name == "Connection.OpenOk"
+    return service, session, link
+
+
+async def test_bad_protocol_header_is_answered_with_ours_and_closed():
+    service = AmqpService(_engine(), AmqpSettings())
+    link = FakeLink()
+    session = service.new_session(link)
+    session.data_received(b"HELO\n\n\n\n")
+    assert bytes(link.data) == b"AMQP\x00\x00\x09\x01" and link.closed
+
+
+async def test_other_amqp_version_gets_our_header():
+    service = AmqpService(_engine(), AmqpSettings())
+    link = FakeLink()
+    service.new_session(link).data_received(b"AMQP\x01\x01\x00\x0a")
+    assert bytes(link.data) == b"AMQP\x00\x00\x09\x01" and link.closed
+
+
+async def test_header_split_across_reads():
+    service = AmqpService(_engine(), AmqpSettings())
+    link = FakeLink()
+    session = service.new_session(link)
+    session.data_received(b"AM")
+    session.data_received(b"QP\x00\x00\x09\x01")
+    await _settle()
+    assert link.frames()[0][1].name == "Connection.Start"
+
+
+async def test_start_properties_advertise_only_what_is_implemented():
+    service = AmqpService(_engine(), AmqpSettings())
+    link = FakeLink()
+    service.new_session(link).data_received(b"AMQP\x00\x00\x09\x01")
+    await _settle()
+    (_, start), = link.frames()
+    caps = start.server_properties["capabilities"].value
+    assert {k for k, v in caps.items() if v.value} == {
+        "publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify",
+        "authentication_failure_close", "per_consumer_qos"}
+    assert start.mechanisms == "PLAIN AMQPLAIN" and start.locales == "en_US"
+    assert "host" not in start.server_properties
+
+
+async def test_guest_is_refused_from_a_non_loopback_peer():
+    link = FakeLink(peer=("10.1.2.3", 40000))
+    service = AmqpService(_engine(), AmqpSettings())
+    session = service.new_session(link)
+    session.data_received(b"AMQP\x00\x00\x09\x01")
+    session.data_received(method(0, build(
+        commands.Connection.StartOk, mechanism="PLAIN", response="\x00guest\x00guest", locale="en_US",
+        client_properties={"capabilities": {"authentication_failure_close": True}})))
+    await _settle()
+    close = link.frames()[-1][1]
+    assert (close.name, close.reply_code) == ("Connection.Close", 403)
+    assert close.reply_text == ("ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. "
+                                "For details see the broker logfile.")
+
+
+async def test_tune_ok_above_the_server_values_is_530():
+    service, session, link = await connect()
+    link.frames()
+    session.data_received(method(0, build(commands.Connection.TuneOk, channel_max=2047, frame_max=10_000_000,
+                                          heartbeat=0)))
+    await _settle()
+    (_, close), = link.frames()
+    assert close.reply_code == 530
+    assert close.reply_text == ("NOT_ALLOWED - negotiated frame_max = 10000000 is higher than the maximum "
+                                "allowed value (131072)")
+
+
+async def test_unknown_vhost_is_530():
+    service, session, link = await connect()
+    link.frames()
+    session.data_received(method(0, build(commands.Connection.TuneOk, channel_max=10, frame_max=131072,
+                                          heartbeat=0)))
+    session.data_received(method(0, build(commands.Connection.Open, virtual_host="nope")))
+    await _settle()
+    (_, close), = link.frames()
+    assert (close.reply_code, close.reply_text) == (530, "NOT_ALLOWED - vhost nope not found")
+    assert (close.class_id, close.method_id) == (10, 40)
+
+
+async def test_channel_above_channel_max_is_530():
+    service, session, link = await connect()
+    link.frames()
+    session.data_received(method(0, build(commands.Connection.TuneOk, channel_max=2, frame_max=131072, heartbeat=0)))
+    session.data_received(method(0, build(commands.Connection.Open, virtual_host="/")))
+    session.data_received(method(3, build(commands.Channel.Open)))
+    await _settle()
+    close = link.frames()[-1][1]
+    assert close.reply_code == 530 and "channel_max (2)" in close.reply_text
+
+
+async def test_publish_split_into_many_body_frames_and_byte_exact_properties():
+    service, session, link = await open_connection()
+    session.data_received(method(1, build(commands.Channel.Open)))
+    session.data_received(method(1, build(commands.Queue.Declare, queue="q")))
+    props = commands.Basic.Properties(content_type="a/b", headers={"k": [1, "x", {"n": None}]}, priority=3,
+                                      delivery_mode=1, message_id="id", app_id="app")
+    body = bytes(range(256)) * 40
+    data = method(1, build(commands.Basic.Publish, exchange="", routing_key="q"))
+    data += pframe.marshal(ContentHeader(0, len(body), props), 1)
+    for i in range(0, len(body), 1000):
+        data += pframe.marshal(ContentBody(body[i:i + 1000]), 1)
+    # deliver the whole thing one byte at a time: framing must not care
+    for i in range(len(data)):
+        session.data_received(data[i:i + 1])
+    session.data_received(method(1, build(commands.Basic.Get, queue="q", no_ack=True)))
+    await _settle()
+    got = link.frames()
+    get_ok = [m for _, m in got if getattr(m, "name", "") == "Basic.GetOk"][0]
+    assert get_ok.message_count == 0
+    header_payload = [p for _, p in got if isinstance(p, tuple) and p[0] == 2][0][1]
+    assert header_payload[12:] == props.marshal()
+    assert b"".join(p[1] for _, p in got if isinstance(p, tuple) and p[0] == 3) == body
+
+
+async def test_frame_errors_close_only_the_connection():
+    service, session, link = await open_connection()
+    session.data_received(b"\x01\x00\x00\x00\x00\x00\x04\x00\x0a\x00\x33\x00")  # bad frame-end octet
+    await _settle()
+    (_, close), = link.frames()
+    assert close.reply_code == 501 and close.reply_text.startswith("FRAME_ERROR - ")
+    session.data_received(b"more garbage is ignored")
+    assert link.frames() == []
+
+
+async def test_heartbeats_sent_and_missed_ones_detected():
+    service, session, link = await connect()
+    link.frames()
+    session.data_received(method(0, build(commands.Connection.TuneOk, channel_max=10, frame_max=131072, heartbeat=1)))
+    session.data_received(method(0, build(commands.Connection.Open, virtual_host="/")))
+    await asyncio.sleep(0.7)
+    assert (0, (8, b"")) in link.frames()
+    await asyncio.sleep(2.2)
+    assert link.aborted
+
+
+async def test_service_close_sends_connection_forced():
+    service, session, link = await open_connection()
+    task = asyncio.ensure_future(service.close())
+    await _settle()
+    (_, close), = link.frames()
+    assert (close.reply_code, close.reply_text) == (
+        320, "CONNECTION_FORCED - broker forced connection closure with reason 'shutdown'")
+    session.data_received(method(0, build(commands.Connection.CloseOk)))
+    await task
+    assert link.closed
