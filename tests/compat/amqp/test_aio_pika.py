@@ -110,9 +110,9 @@ async def test_channel_errors_carry_rabbitmq_texts(aconn, names):
         await ch.declare_queue(missing, passive=True)
     assert f"NOT_FOUND - no queue '{missing}' in vhost '/'" in str(info.value)
     ch2 = await aconn.channel()
-    q = await ch2.declare_queue(names.queue(), arguments={"x-message-ttl": 100})
+    q = await ch2.declare_queue(names.queue(), durable=False)
     with pytest.raises(aiormq.exceptions.ChannelPreconditionFailed) as info:
-        await ch2.declare_queue(q.name, durable=True, arguments={"x-message-ttl": 100})
+        await ch2.declare_queue(q.name, durable=True)
     assert f"inequivalent arg 'durable' for queue '{q.name}' in vhost '/'" in str(info.value)
     ch3 = await aconn.channel()  # the connection survived both
     assert (await ch3.declare_queue(exclusive=True)).name.startswith("amq.gen-")

@@ -33,7 +33,7 @@ def check_restart_keeps_durable_topology_and_persistent_messages(broker: BrokerA
     ch.confirm_delivery()
     ch.exchange_declare(durable_x, "topic", durable=True)
     ch.exchange_declare(transient_x, "fanout", durable=False)
-    ch.queue_declare(durable_q, durable=True, arguments={"x-max-priority": 5})
+    ch.queue_declare(durable_q, durable=True, arguments={"x-mqgw-note": "kept"})
     ch.queue_declare(transient_q, durable=False)
     ch.queue_declare(exclusive_q, exclusive=True)
     ch.queue_bind(durable_q, durable_x, "keep.#")
@@ -56,7 +56,7 @@ def check_restart_keeps_durable_topology_and_persistent_messages(broker: BrokerA
         ok = ch.queue_declare(durable_q, passive=True).method
         assert ok.message_count == 2
         # equivalence still holds for what was declared before the restart
-        ch.queue_declare(durable_q, durable=True, arguments={"x-max-priority": 5})
+        ch.queue_declare(durable_q, durable=True, arguments={"x-mqgw-note": "kept"})
         ch.exchange_declare(durable_x, "topic", durable=True)
         for gone in (transient_q, exclusive_q):
             assert channel_error(conn, lambda c, q=gone: c.queue_declare(q, passive=True))[0] == 404
