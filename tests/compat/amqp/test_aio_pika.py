@@ -118,6 +118,16 @@ async def test_channel_errors_carry_rabbitmq_texts(aconn, names):
     assert (await ch3.declare_queue(exclusive=True)).name.startswith("amq.gen-")
 
 
+async def settles_at(value, expected, timeout: float = 5.0) -> None:
+    """Wait until value() == expected, then a little longer to show it stays there."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while value() != expected:
+        assert asyncio.get_running_loop().time() < deadline, (value(), expected)
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.3)
+    assert value() == expected
+
+
 async def test_qos_and_consumer_cancel(aconn, names):
     pub = await aconn.channel()
     q_name = names.queue()
@@ -133,11 +143,9 @@ async def test_qos_and_consumer_cancel(aconn, names):
         received.append(message)
 
     tag = await q.consume(on_message)
-    await asyncio.sleep(0.3)
-    assert len(received) == 3
+    await settles_at(lambda: len(received), 3)
     await received[0].ack()
-    await asyncio.sleep(0.3)
-    assert len(received) == 4
+    await settles_at(lambda: len(received), 4)
     await q.cancel(tag)
     for message in received[1:]:
         await message.ack()

@@ -317,13 +317,19 @@ def test_redelivered_flag_on_consumer_redelivery(connection, channel, names):
     assert [(body, redelivered) for _, redelivered, body, _ in rec.items] == [(b"0", False), (b"0", True)]
 
 
-def unacked_per_consumer(connection, ch, queues):
+def consume_all(ch, queues):
     recs = {}
     for q in queues:
         recs[q] = Recorder()
         ch.basic_consume(q, recs[q])
-    settle(connection)
     return recs
+
+
+def counts_settle_at(connection, counts, expected) -> None:
+    """Wait until `counts()` reaches `expected`, then keep pumping a while to show no more come."""
+    wait_for(lambda: counts() == expected, connection)
+    settle(connection)
+    assert counts() == expected
 
 
 def test_qos_per_consumer(connection, channel, names):
@@ -333,11 +339,11 @@ def test_qos_per_consumer(connection, channel, names):
         fill(channel, q, 10)
     ch = connection.channel()
     ch.basic_qos(prefetch_count=2)  # global=false: each consumer created after this gets 2
-    recs = unacked_per_consumer(connection, ch, (q1, q2))
-    assert [len(recs[q].items) for q in (q1, q2)] == [2, 2]
+    recs = consume_all(ch, (q1, q2))
+    counts = lambda: [len(recs[q].items) for q in (q1, q2)]  # noqa: E731
+    counts_settle_at(connection, counts, [2, 2])
     ch.basic_ack(recs[q1].items[0][0])
-    settle(connection)
-    assert [len(recs[q].items) for q in (q1, q2)] == [3, 2]
+    counts_settle_at(connection, counts, [3, 2])
 
 
 def test_qos_global_is_shared_by_the_channel(connection, channel, names):
@@ -347,12 +353,12 @@ def test_qos_global_is_shared_by_the_channel(connection, channel, names):
         fill(channel, q, 10)
     ch = connection.channel()
     ch.basic_qos(prefetch_count=3, global_qos=True)
-    recs = unacked_per_consumer(connection, ch, (q1, q2))
-    assert sum(len(r.items) for r in recs.values()) == 3
+    recs = consume_all(ch, (q1, q2))
+    total = lambda: sum(len(r.items) for r in recs.values())  # noqa: E731
+    counts_settle_at(connection, total, 3)
     tag = (recs[q1].items or recs[q2].items)[0][0]
     ch.basic_ack(tag)
-    settle(connection)
-    assert sum(len(r.items) for r in recs.values()) == 4
+    counts_settle_at(connection, total, 4)
 
 
 def test_qos_global_and_per_consumer_combined(connection, channel, names):
@@ -365,9 +371,11 @@ def test_qos_global_and_per_consumer_combined(connection, channel, names):
     # limit (a later global=false call lifts the channel limit: rabbit_limiter:unlimit_prefetch)
     ch.basic_qos(prefetch_count=2, global_qos=False)
     ch.basic_qos(prefetch_count=5, global_qos=True)
-    recs = unacked_per_consumer(connection, ch, (q1, q2, q3))
+    recs = consume_all(ch, (q1, q2, q3))
+    total = lambda: sum(len(r.items) for r in recs.values())  # noqa: E731
+    counts_settle_at(connection, total, 5)
     counts = [len(recs[q].items) for q in (q1, q2, q3)]
-    assert max(counts) <= 2 and sum(counts) == 5, counts
+    assert max(counts) <= 2, counts
 
 
 def test_qos_only_affects_consumers_created_after_it(connection, channel, names):
@@ -381,8 +389,7 @@ def test_qos_only_affects_consumers_created_after_it(connection, channel, names)
     ch.basic_qos(prefetch_count=1)
     late = Recorder()
     ch.basic_consume(q2, late)
-    settle(connection)
-    assert (len(early.items), len(late.items)) == (10, 1)
+    counts_settle_at(connection, lambda: (len(early.items), len(late.items)), (10, 1))
 
 
 def test_qos_prefetch_size_is_not_implemented(connection):
@@ -410,8 +417,7 @@ def test_prefetch_one_consumers_share_work_as_they_ack(connection, channel, name
     for ch, rec in zip(chans, recs):
         ch.basic_qos(prefetch_count=1)
         ch.basic_consume(q, rec)
-    settle(connection)
-    assert [len(r.items) for r in recs] == [1, 1]
+    counts_settle_at(connection, lambda: [len(r.items) for r in recs], [1, 1])
     for _ in range(2):  # only the first consumer acks: it gets the rest, one at a time
         chans[0].basic_ack(recs[0].items[-1][0])
         wait_for(lambda n=len(recs[0].items): len(recs[0].items) == n + 1, connection)

@@ -12,6 +12,17 @@ const PREFIX = process.env.MQGW_PREFIX || `mqgw.node.${process.pid}`;
 const name = (suffix) => `${PREFIX}.${suffix}`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Wait until value() equals expected, then a little longer to show it stays there.
+async function settlesAt(value, expected, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (value() !== expected) {
+    if (Date.now() > deadline) assert.fail(`reached ${value()}, expected ${expected}`);
+    await sleep(20);
+  }
+  await sleep(300);
+  assert.equal(value(), expected);
+}
+
 function withPassword(url, password) {
   const u = new globalThis.URL(url);
   u.password = password;
@@ -101,12 +112,12 @@ test('declare, bind, publish with properties, consume and ack', async () => {
 
 test('server-named exclusive queue, get and nack with requeue', async () => {
   await withConnection(async (conn) => {
-    const ch = await conn.createChannel();
+    const ch = await conn.createConfirmChannel();
     const { queue } = await ch.assertQueue('', { exclusive: true });
     assert.match(queue, /^amq\.gen-/);
     ch.sendToQueue(queue, Buffer.from('a'));
     ch.sendToQueue(queue, Buffer.from('b'));
-    await sleep(50);
+    await ch.waitForConfirms();
     const first = await ch.get(queue, { noAck: false });
     assert.equal(first.content.toString(), 'a');
     assert.equal(first.fields.messageCount, 1);
@@ -173,11 +184,9 @@ test('prefetch limits unacked deliveries per consumer', async () => {
     await ch.prefetch(2);
     const got = [];
     const { consumerTag } = await ch.consume(q, (msg) => got.push(msg));
-    await sleep(300);
-    assert.equal(got.length, 2);
+    await settlesAt(() => got.length, 2);
     ch.ack(got[1], true); // multiple: both
-    await sleep(300);
-    assert.equal(got.length, 4);
+    await settlesAt(() => got.length, 4);
     await ch.cancel(consumerTag);
     ch.ackAll();
     await sleep(100);
@@ -203,7 +212,7 @@ test('consumer cancel notification when the queue is deleted', async () => {
 
 test('exchange-to-exchange binding and headers exchange', async () => {
   await withConnection(async (conn) => {
-    const ch = await conn.createChannel();
+    const ch = await conn.createConfirmChannel();
     const src = name('src');
     const dst = name('dst');
     const q = name('e2e');
@@ -214,7 +223,7 @@ test('exchange-to-exchange binding and headers exchange', async () => {
     await ch.bindQueue(q, dst, '', { 'x-match': 'all', kind: 'invoice', region: 'eu' });
     ch.publish(src, '', Buffer.from('yes'), { headers: { kind: 'invoice', region: 'eu', extra: 1 } });
     ch.publish(src, '', Buffer.from('no'), { headers: { kind: 'invoice' } });
-    await sleep(100);
+    await ch.waitForConfirms();
     const msg = await ch.get(q, { noAck: true });
     assert.equal(msg.content.toString(), 'yes');
     assert.equal(await ch.get(q), false);
