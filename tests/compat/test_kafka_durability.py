@@ -82,9 +82,16 @@ def test_kill9_during_heavy_produce_never_blocks_startup(durable_server):
     stop.set()
     thread.join(30)
     assert len(acked) >= 3000
+    # A SIGKILL rarely lands inside the one writev of a batch, so also leave the torn
+    # write a crash inside it (or a power cut) would: half a batch at the segment's end.
+    segment = max((durable_server.data_dir / "kafka" / "topics" / topic / "0").glob("*.log"))
+    whole = segment.read_bytes()[:4096]
+    with open(segment, "ab") as tail:
+        tail.write(whole[: len(whole) // 2])
     started = time.monotonic()
     durable_server.start()
     assert time.monotonic() - started < 15
+    assert "truncated a torn tail" in durable_server.log()
     got = read_all(bootstrap, topic, len(acked))
     offsets = [m.offset() for m in got]
     # Every acknowledged record is there, offsets are dense, and every served record is whole.
