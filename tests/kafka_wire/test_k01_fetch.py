@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 from kio.schema.errors import ErrorCode
+from kio.serial import entity_writer
+
+from kafka_wire.handlers.k01_fetch import _Read, _response
 
 from tests.compat.kafka_helpers import topic_name
 from tests.engine.log.batches import batch_offsets, build_batch
@@ -118,3 +123,14 @@ def test_isolation_levels_both_read_up_to_the_stable_offset(kafka):
     topic = topic_with(kafka, build_batch([b"a"]))
     committed = one(kafka, 11, topic, 0, isolation_level=1)
     assert batch_offsets(committed.records) == [(0, 0)] and committed.last_stable_offset == 1
+
+
+@pytest.mark.parametrize("version, tail", [(4, b"\x00\x00\x00\x00"), (11, b"\x00\x00\x00\x00"),
+                                           (12, b"\x01\x00\x00\x00")])
+def test_empty_records_encode_as_zero_length_not_null(version, tail):
+    """The bytes themselves: int32 0 (not -1) before v12, compact length 1 (not 0) from v12."""
+    read = _Read("t", 0)
+    response = _response(SimpleNamespace(api_version=version), [read])
+    buffer = io.BytesIO()
+    entity_writer(type(response))(buffer, response)
+    assert buffer.getvalue().endswith(tail)
