@@ -104,8 +104,11 @@ class PartitionLog:
             if truncated:
                 log.warning("%s: truncated a torn tail of %d bytes from segment %d", self.tp, truncated, base)
             if self._segments and segment.base_offset < self._segments[-1].next_offset:
-                # Overlap can only come from a crash between roll and recovery; keep the older data.
-                segment.close()
+                # A segment starting inside its predecessor cannot come from this log's own
+                # appends; keep the older data and remove the file, so a later roll to that
+                # base offset starts a clean file.
+                log.warning("%s: removing segment %d, which overlaps the one before it", self.tp, base)
+                segment.delete()
                 continue
             if segment.is_empty and not last and segment.size == 0:
                 segment.delete()
