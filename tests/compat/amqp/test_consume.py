@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import amqp
-import pika
 import pytest
 from pamqp import commands
 

@@ -4,6 +4,7 @@ texts. Driven through pika's BlockingConnection; routing is observed with basic.
 
 from __future__ import annotations
 
+import pika
 import pytest
 
 from tests.compat.amqp.helpers import channel_error, connection_error, get_bodies
@@ -102,8 +103,6 @@ HEADERS_CASES = [
 
 
 def test_headers_exchange_match_modes(channel, names):
-    import pika
-
     x = names.exchange()
     channel.exchange_declare(x, "headers")
     queues = bind_queues(channel, names, x, HEADERS_BINDINGS)
@@ -123,7 +122,6 @@ def test_predeclared_exchanges(channel, names, name, kind):
     channel.queue_declare(q, auto_delete=True)
     if kind == "headers":
         channel.queue_bind(q, name, "", arguments={"x-match": "all", "to": q})
-        import pika
         channel.basic_publish(name, "", b"via " + name.encode(), pika.BasicProperties(headers={"to": q}))
     else:
         channel.queue_bind(q, name, q)

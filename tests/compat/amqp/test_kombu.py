@@ -50,6 +50,7 @@ def test_producer_consumer_json(kconn, names):
 
 def test_simple_queue(kconn, names):
     name = names.queue()
+    names.exchange("q")  # SimpleQueue declares a direct exchange named like its queue: clean it up too
     sq = kconn.SimpleQueue(name)
     try:
         sq.put({"hello": "world"})

@@ -4,9 +4,11 @@ BlockingConnection, plus a raw socket where a test needs to choose the wire type
 
 from __future__ import annotations
 
+import asyncio
 import re
 import struct
 
+import aio_pika
 import pika
 import pytest
 from pamqp import commands
@@ -190,10 +192,6 @@ def test_integer_arguments_compare_across_wire_widths(broker, names):
 
 def test_aio_pika_and_pika_argument_widths_are_equivalent(broker, names):
     """aio-pika (pamqp) sends 100 as a signed byte, pika as a signed 32-bit int."""
-    import asyncio
-
-    import aio_pika
-
     q = names.queue()
 
     async def declare():
