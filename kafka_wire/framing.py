@@ -37,14 +37,15 @@ class FrameReader:
         frames: list[bytes] = []
         pos = 0
         end = len(buffer)
-        while end - pos >= 4:
-            (size,) = _SIZE.unpack_from(buffer, pos)
-            if size < 8 or size > self.max_bytes:
-                raise FrameTooLarge(f"declared request size {size}")
-            if end - pos - 4 < size:
-                break
-            frames.append(bytes(buffer[pos + 4 : pos + 4 + size]))
-            pos += 4 + size
+        with memoryview(buffer) as view:  # one copy per frame, not two
+            while end - pos >= 4:
+                (size,) = _SIZE.unpack_from(buffer, pos)
+                if size < 8 or size > self.max_bytes:
+                    raise FrameTooLarge(f"declared request size {size}")
+                if end - pos - 4 < size:
+                    break
+                frames.append(bytes(view[pos + 4 : pos + 4 + size]))
+                pos += 4 + size
         if pos:
             del buffer[:pos]
         return frames

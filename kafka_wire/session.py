@@ -209,7 +209,7 @@ class KafkaSession:
         entity_writer(response_type)(buffer, response)
         data = buffer.getbuffer()
         data[0:4] = (len(data) - 4).to_bytes(4, "big")
-        self.link.write(bytes(data))
+        self.link.write(data)  # the transport copies only what it cannot send at once
 
     def has_pending(self) -> bool:
         return bool(self._pending)
