@@ -207,7 +207,11 @@ class Session:
                 self._buf = bytearray(rest)
         elif self._buf:
             self._buf = bytearray()
-        self._after_input()
+        try:
+            self._after_input()
+        except Exception:
+            log.exception("amqp: internal error on connection from %s", self.link.peer)
+            self._close_connection(AmqpError(ReplyCode.INTERNAL_ERROR, "internal error"))
 
     def _frames(self, buf) -> int:
         pos = 0
