@@ -247,3 +247,85 @@ async def test_service_close_sends_connection_forced():
     session.data_received(method(0, build(commands.Connection.CloseOk)))
     await task
     assert link.closed
+
+
+# -- bad input never escapes the session -------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_INDEXES = sorted(commands.INDEX_MAPPING)
+
+
+@st.composite
+def _frames(draw):
+    kind = draw(st.sampled_from(["method", "header", "body", "heartbeat", "raw"]))
+    channel = draw(st.sampled_from([0, 1, 2, 9]))
+    if kind == "method":
+        index = draw(st.sampled_from(_INDEXES))
+        payload = struct.pack(">I", index) + draw(st.binary(max_size=60))
+        return struct.pack(">BHI", 1, channel, len(payload)) + payload + b"\xce"
+    if kind == "header":
+        payload = struct.pack(">HHQ", 60, 0, draw(st.integers(0, 40))) + draw(st.binary(max_size=30))
+        return struct.pack(">BHI", 2, channel, len(payload)) + payload + b"\xce"
+    if kind == "body":
+        payload = draw(st.binary(max_size=40))
+        return struct.pack(">BHI", 3, channel, len(payload)) + payload + b"\xce"
+    if kind == "heartbeat":
+        return b"\x08\x00\x00\x00\x00\x00\x00\xce"
+    return draw(st.binary(min_size=1, max_size=30))
+
+
+@given(st.lists(_frames(), max_size=12))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_random_frames_never_escape_the_session(frames_in):
+    async def run():
+        service, session, link = await open_connection()
+        session.data_received(method(1, build(commands.Channel.Open)))
+        session.data_received(method(1, build(commands.Queue.Declare, queue="fuzz")))
+        for data in frames_in:
+            session.data_received(data)  # must not raise, whatever it is
+        await _settle()
+        closes = [m for _, m in link.frames() if getattr(m, "name", "") == "Connection.Close"]
+        # 541 INTERNAL_ERROR is what a bug turns into: bad input must get a protocol error
+        assert all(c.reply_code != 541 for c in closes), closes[0].reply_text
+        session.connection_lost(None)
+        service.engine.close()
+
+    asyncio.run(run())
+
+
+_VALUES = {
+    "shortstr": st.sampled_from(["", "fuzz", "amq.direct", "amq.x", "x", "q2", "topic", "headers", "nope"]),
+    "longstr": st.sampled_from(["", "\x00guest\x00guest", "x"]),
+    "bit": st.booleans(),
+    "octet": st.integers(0, 255),
+    "short": st.integers(0, 65535),
+    "long": st.integers(0, 2 ** 32 - 1),
+    "longlong": st.integers(0, 20),
+    "timestamp": st.just(0),
+    "table": st.sampled_from([{}, {"x-match": "any", "a": 1}, {"alternate-exchange": "x"}, {"x-priority": 1},
+                              {"x-queue-type": "quorum"}, {"x-match": "bogus"}, {"x-message-ttl": 5}]),
+}
+
+
+@st.composite
+def _methods(draw):
+    cls = commands.INDEX_MAPPING[draw(st.sampled_from(_INDEXES))]
+    values = {name: draw(_VALUES[cls.amqp_type(name)]) for name in cls.__slots__}
+    channel = draw(st.sampled_from([0, 1, 1, 1, 2]))
+    data = method(channel, build(cls, **values))
+    if cls is commands.Basic.Publish and draw(st.booleans()):
+        body = draw(st.binary(max_size=10))
+        props = draw(st.sampled_from([b"\x00\x00", commands.Basic.Properties(headers={"a": 1}).marshal(),
+                                      commands.Basic.Properties(expiration="x1", user_id="bob").marshal()]))
+        header = struct.pack(">HHQ", 60, 0, len(body)) + props
+        data += struct.pack(">BHI", 2, channel, len(header)) + header + b"\xce"
+        if body:
+            data += struct.pack(">BHI", 3, channel, len(body)) + body + b"\xce"
+    return data
+
+
+@given(st.lists(_methods(), max_size=15))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_random_well_formed_methods_get_protocol_answers(methods_in):
+    test_random_frames_never_escape_the_session.hypothesis.inner_test(methods_in)
