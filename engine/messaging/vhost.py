@@ -283,8 +283,9 @@ class VHost:
         if not name:
             name = server_name("amq.gen")
         elif name.startswith("amq."):
-            if name not in self.queues:
-                raise fail(AccessRefused, Reason.RESERVED_NAME, kind="queue", name=name, vhost=self.name)
+            # Even an existing server-named queue cannot be redeclared by name (check_name/2 runs
+            # before the lookup in rabbit_channel's queue.declare); only a passive declare can.
+            raise fail(AccessRefused, Reason.RESERVED_NAME, kind="queue", name=name, vhost=self.name)
         queue = self.queues.get(name)
         if queue is not None:
             # strict exclusivity first (errata §8): the owners must be the same, or both none

@@ -183,3 +183,9 @@ def test_exclusive_consumer_rules(vhost):
     q2 = vhost.queues["q2"]
     q2.add_consumer(Recorder(), exclusive=True)
     raises(AccessRefused, Reason.QUEUE_IN_EXCLUSIVE_USE, q2.add_consumer, Recorder(), exclusive=False)
+
+
+def test_server_named_queue_can_only_be_redeclared_passively(vhost):
+    name = declare_q(vhost, "").name
+    raises(AccessRefused, Reason.RESERVED_NAME, declare_q, vhost, name)
+    assert vhost.queue_declare(QueueSpec(name=name), passive=True, owner=None).name == name
