@@ -26,15 +26,12 @@ ways in and out of `_ready`, so expiry, length limits and dead-lettering belong 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from engine.messaging.errors import AccessRefused, Reason, fail
 from engine.messaging.fields import Field
 from engine.messaging.segments import QueueStore
 from engine.messaging.types import Consumer, Entry, Message
-
-if TYPE_CHECKING:
-    pass
 
 DEFAULT_RAM_BUDGET = 8 * 1024 * 1024
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import TYPE_CHECKING, Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Hashable, Mapping
 
 from engine.messaging.arguments import check_queue_arguments, queue_arguments_equivalent
 from engine.messaging.errors import AccessRefused, NotFound, PreconditionFailed, Reason, ResourceLocked, fail
 from engine.messaging.exchange import ALTERNATE_EXCHANGE, Exchange
-from engine.messaging.fields import Field, FieldKind, as_text, table_to_json
+from engine.messaging.fields import Field, FieldKind, table_to_json
 from engine.messaging.queue import Queue
 from engine.messaging.routing import HeadersSource, Router
 from engine.messaging.types import ExchangeSpec, ExchangeType, Message, QueueSpec, QueueStatus
