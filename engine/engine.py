@@ -6,6 +6,7 @@ subsystem owns its own state and files under its own folder of the data dir:
     <data_dir>/kafka/   topics, partition logs, producer state   (engine/log)
     <data_dir>/groups/  consumer groups and committed offsets   (engine/groups)
     <data_dir>/amqp/    vhosts, exchanges, queues, bindings, messages (engine/messaging)
+    <data_dir>/txn/     transactional ids and their transactions   (engine/txn)
 
 With `data_dir=None` every subsystem uses its memory backend and nothing persists.
 Engine methods are synchronous and never await while mutating state.
@@ -20,6 +21,7 @@ from engine.groups import GroupCoordinator
 from engine.settings import EngineSettings
 from engine.messaging import Messaging
 from engine.topics import TopicRegistry
+from engine.txn import TransactionCoordinator
 
 
 class Engine:
@@ -35,6 +37,7 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         # Subsystems are created in open(), after the data dir is known to be usable.
         self.groups: GroupCoordinator | None = None
+        self.txn: TransactionCoordinator | None = None
         self.topics = TopicRegistry(self)
 
     def subdir(self, name: str) -> Path | None:
@@ -51,9 +54,14 @@ class Engine:
         self.messaging = Messaging(self.subdir("amqp"), clock=self.clock)
         self.messaging.open()
         self.topics.open()
+        # Last: recovery completes or aborts transactions by writing markers into the
+        # partitions and offsets into the groups.
+        self.txn = TransactionCoordinator.for_engine(self)
 
     def close(self) -> None:
         """Flushes and closes every subsystem; safe to call twice."""
+        if self.txn is not None:
+            self.txn.close()
         if self.groups is not None:
             self.groups.close()
         if getattr(self, "messaging", None) is not None:

@@ -177,6 +177,43 @@ class Committing:
         self._delete_if_abandoned(group)
 
     # -- transactions (KIP-98 TxnOffsetCommit; used by the transaction coordinator) ---------------
+    def check_transactional_offsets(
+        self,
+        group_id: str,
+        *,
+        member_id: str,
+        generation_id: int,
+        group_instance_id: str | None,
+        offsets: Sequence[OffsetCommitEntry],
+    ) -> dict[TopicPartition, Exception | None]:
+        """What staging these offsets would answer per partition (None = acceptable), staging nothing.
+
+        Kafka's GroupCoordinator.doTxnCommitOffsets: unlike OffsetCommit, an unknown member
+        id ("" from clients that send no group metadata, TxnOffsetCommit v0-2) and a
+        generation of -1 are accepted even while the group is active (KIP-447 checks only
+        what the client sent).
+        """
+        outcome: dict[TopicPartition, Exception | None] = {}
+        group = self._groups.get(group_id)
+        error: Exception | None = None
+        if group is not None:
+            if group.is_(GroupState.DEAD):
+                error = CoordinatorNotAvailable(f"group {group_id} is being deleted")
+            elif group.is_static_member_fenced(member_id, group_instance_id):
+                error = FencedInstanceId(f"group.instance.id {group_instance_id} has a newer member id")
+            elif member_id and member_id not in group.members:
+                error = UnknownMember(f"{member_id} is not a member of group {group_id}")
+            elif generation_id >= 0 and generation_id != group.generation_id:
+                error = IllegalGeneration(f"generation {generation_id} is not the group's {group.generation_id}")
+        for entry in offsets:
+            if len((entry.metadata or "").encode()) > self._config.offset_metadata_max_bytes:
+                outcome[entry.partition] = OffsetMetadataTooLarge(f"metadata of {entry.partition} is too large")
+            elif not self._partition_exists(entry.partition):
+                outcome[entry.partition] = NotFound(f"no partition {entry.partition}")
+            else:
+                outcome[entry.partition] = error
+        return outcome
+
     def stage_transactional_offsets(
         self, group_id: str, *, producer_id: int, offsets: Sequence[OffsetCommitEntry]
     ) -> None:

@@ -169,6 +169,19 @@ def validate(buffer: bytes | bytearray | memoryview) -> list[BatchHeader]:
     return headers
 
 
+def next_offset_after(buffer) -> int:
+    """The offset after the last of the whole stored batches in `buffer` (a non-empty read)."""
+    view = memoryview(buffer)
+    end = len(view)
+    position = 0
+    last = position
+    while end - position >= HEADER_SIZE:
+        last = position
+        position += _I.unpack_from(view, position + 8)[0] + LOG_OVERHEAD
+    base_offset = _Q.unpack_from(view, last)[0]
+    return base_offset + _I.unpack_from(view, last + 23)[0] + 1
+
+
 def rewrite_offsets(target: bytearray, position: int, base_offset: int, leader_epoch: int = 0) -> None:
     """Sets baseOffset and partitionLeaderEpoch in place; the CRC does not cover them."""
     _Q.pack_into(target, position, base_offset)

@@ -1,16 +1,18 @@
 """One partition's log: offsets, appends, reads, timestamp lookups, retention, recovery.
 
-Owns the list of segments (segment.py) over a `PartitionStorage` (storage.py) and the
-partition's idempotent-producer state (producer_state.py). Everything here is
-synchronous and runs on the engine's event loop; a long-polling reader registers a
-callback with `watch()` that the next append calls (DESIGN.md §2: the engine never
-awaits, waiting is a future the engine resolves).
+Owns the list of segments (segment.py) over a `PartitionStorage` (storage.py), the
+partition's producer state (producer_state.py: idempotence and open transactions) and its
+aborted-transaction index (txn_index.py). Everything here is synchronous and runs on the
+engine's event loop; a long-polling reader registers a callback with `watch()` that the
+next append calls (DESIGN.md §2: the engine never awaits, waiting is a future the engine
+resolves).
 
 Offsets (Kafka's vocabulary): `log_start_offset` is the first offset still readable
 (raised by retention and DeleteRecords), `high_watermark` the next offset to be written
-(a single replica: everything appended is committed), `last_stable_offset` equals the
-high watermark until transactions exist (issue 6), which read_committed consumers
-(librdkafka, kafkajs) depend on.
+(a single replica: everything appended is committed), `last_stable_offset` the first
+offset of the oldest open transaction, or the high watermark when none is open (KIP-98).
+read_committed consumers (librdkafka and kafkajs by default) read only below it, so it
+must be exact: a transaction's marker (`write_marker`, from engine/txn) moves it on.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from typing import Callable
 
 from engine.errors import CorruptRecord, DuplicateSequence, OffsetOutOfRange, RecordTooLarge
 from engine.log import batch as batches
+from engine.log.control import ControlType, control_type, marker_batch
 from engine.log.producer_state import ProducerState
 from engine.log.records import record_timestamps
 from engine.log.segment import Segment
+from engine.log.txn_index import AbortedIndex, AbortedTxn, decode as decode_txn_index
 from engine.log.storage import PartitionStorage
 from engine.topic_config import TopicConfig
 from engine.types import TopicPartition
@@ -70,6 +74,8 @@ class PartitionLog:
         self._bases: list[int] = []
         self.log_start_offset = 0
         self.producers = ProducerState()
+        self.aborted = AbortedIndex()
+        self._unsaved_aborted: list[tuple[Segment, AbortedTxn]] = []
         self._producers_at = 0  # offset up to which producer state was last snapshotted
         self._watchers: list[Callable[[], None]] = []
         self.deleted = False
@@ -84,7 +90,11 @@ class PartitionLog:
 
     @property
     def last_stable_offset(self) -> int:
-        return self.high_watermark
+        if not self.producers.ongoing:
+            return self.high_watermark
+        # An open transaction whose start DeleteRecords removed still holds the LSO, but
+        # never below what can be read.
+        return max(min(self.producers.ongoing.values()), self.log_start_offset)
 
     @property
     def size_bytes(self) -> int:
@@ -120,7 +130,14 @@ class PartitionLog:
             self._segments.append(Segment(base, self._storage.open_segment(base), created_ms=self._now_ms()))
         self._bases = [s.base_offset for s in self._segments]
         self.log_start_offset = min(max(stored_start, self._segments[0].base_offset), self.high_watermark)
+        self._recover_aborted()
         self._recover_producers()
+
+    def _recover_aborted(self) -> None:
+        for segment in self._segments:
+            for entry in decode_txn_index(segment.data.load_txn_index()):
+                if segment.base_offset <= entry.last_offset < segment.next_offset:
+                    self.aborted.add(entry)
 
     def _recover_producers(self) -> None:
         text = self._storage.read_state(_PRODUCERS)
@@ -139,14 +156,34 @@ class PartitionLog:
             if position is None:
                 continue
             for header in segment.headers(position):
-                if header.base_offset >= start and header.producer_id >= 0:
+                if header.base_offset < start or header.producer_id < 0:
+                    continue
+                if header.is_control:
+                    self._replay_marker(segment, header)
+                else:
                     self.producers.update(header, header.base_offset)
         self._producers_at = self.high_watermark
+
+    def _replay_marker(self, segment: Segment, header) -> None:
+        """A marker after the producer-state snapshot: close its transaction, index it if an abort."""
+        kind = control_type(header, segment.data.pread(header.position, header.size))
+        if kind is None:
+            return
+        first = self.producers.complete_txn(header.producer_id, header.producer_epoch, coordinator_epoch=0)
+        if kind is ControlType.ABORT and first is not None:
+            # Entries appended after the crash-free prefix were already loaded; add() skips those.
+            self.aborted.add(AbortedTxn(producer_id=header.producer_id, first_offset=first,
+                                        last_offset=header.base_offset,
+                                        last_stable_offset=self._stable_after(header.base_offset)))
 
     def flush(self) -> None:
         """Makes indexes and producer state current on storage (the periodic tick and close)."""
         if self._segments:
             self._segments[-1].save_indexes()
+        if self._unsaved_aborted:
+            self._save_aborted()
+            if self._unsaved_aborted:
+                return  # a snapshot past an unsaved abort would stop recovery from replaying it
         if self._producers_at != self.high_watermark:
             self._storage.write_state(_PRODUCERS, self.producers.to_json(self.high_watermark))
             self._producers_at = self.high_watermark
@@ -163,6 +200,7 @@ class PartitionLog:
         for segment in self._segments:
             segment.delete()
         self._segments = []
+        self.aborted.clear()
         self._storage.destroy()
         self._notify()
 
@@ -192,6 +230,11 @@ class PartitionLog:
                     return AppendResult(base_offset=dup.base_offset, last_offset=dup.last_offset,
                                         log_start_offset=self.log_start_offset, duplicate=True)
             else:
+                first = headers[0]
+                if any(h.is_transactional != first.is_transactional or h.producer_id != first.producer_id
+                       for h in headers):
+                    # The produce path vets a transaction's batches by the first one alone.
+                    raise CorruptRecord("the batches of one produce request disagree on producer or transaction")
                 staged = copy.deepcopy(self.producers)
                 next_offset = self.high_watermark
                 for header in headers:
@@ -199,6 +242,17 @@ class PartitionLog:
                         staged.check(header)
                         staged.update(header, next_offset)
                     next_offset += header.last_offset_delta + 1
+        base_offsets, next_offset = self._write(records, headers)
+        if staged is not None:
+            self.producers = staged
+        elif headers[0].producer_id >= 0:
+            self.producers.update(headers[0], base_offsets[0])
+        self._notify()
+        return AppendResult(base_offset=base_offsets[0], last_offset=next_offset - 1,
+                            log_start_offset=self.log_start_offset)
+
+    def _write(self, records, headers: list) -> tuple[list[int], int]:
+        """Puts validated batches at the end of the log (rolling first if needed): their base offsets."""
         total = sum(h.size for h in headers)
         active = self._segments[-1]
         last_delta = sum(h.last_offset_delta + 1 for h in headers)
@@ -213,15 +267,57 @@ class PartitionLog:
             base_offsets.append(offset)
             offset += header.last_offset_delta + 1
         active.append(records, headers, base_offsets)
-        if staged is not None:
-            self.producers = staged
-        elif headers[0].producer_id >= 0:
-            self.producers.update(headers[0], base_offsets[0])
         self.appended_batches += len(headers)
         self.appended_bytes += total
+        return base_offsets, offset
+
+    # -- transaction markers -----------------------------------------------------------
+    def write_marker(self, *, producer_id: int, producer_epoch: int, commit: bool,
+                     coordinator_epoch: int = 0) -> int:
+        """Appends a COMMIT or ABORT marker for `producer_id` (control.py); returns its offset.
+
+        Raises InvalidProducerEpoch for an epoch older than the producer's here, and
+        StorageError if the write fails (nothing changes then). An ABORT that closes an
+        open transaction adds its range to the aborted-transaction index.
+        """
+        if self.deleted:
+            raise CorruptRecord("partition deleted")
+        self.producers.check_marker(producer_id, producer_epoch)
+        batch = marker_batch(producer_id=producer_id, producer_epoch=producer_epoch,
+                             control_type=ControlType.COMMIT if commit else ControlType.ABORT,
+                             coordinator_epoch=coordinator_epoch, timestamp_ms=self._now_ms())
+        (offset,), _ = self._write(batch, [batches.header_at(batch, 0)])
+        first = self.producers.complete_txn(producer_id, producer_epoch, coordinator_epoch=coordinator_epoch)
+        if not commit and first is not None:
+            entry = AbortedTxn(producer_id=producer_id, first_offset=first, last_offset=offset,
+                               last_stable_offset=self._stable_after(offset))
+            self.aborted.add(entry)
+            self._unsaved_aborted.append((self._segments[-1], entry))
+            self._save_aborted()
         self._notify()
-        return AppendResult(base_offset=base_offsets[0], last_offset=offset - 1,
-                            log_start_offset=self.log_start_offset)
+        return offset
+
+    def _save_aborted(self) -> None:
+        """Appends index entries not yet on storage; a failure is retried at the next flush."""
+        while self._unsaved_aborted:
+            segment, entry = self._unsaved_aborted[0]
+            if segment in self._segments:
+                try:
+                    segment.data.append_txn_index(entry.encode())
+                except OSError as exc:
+                    log.error("%s: cannot append to the transaction index (will retry): %s", self.tp, exc)
+                    return
+            self._unsaved_aborted.pop(0)
+
+    def _stable_after(self, marker_offset: int) -> int:
+        first = self.producers.first_unstable_offset
+        return marker_offset + 1 if first is None else first
+
+    def aborted_transactions(self, start_offset: int, records) -> list[AbortedTxn]:
+        """Aborted transactions overlapping the batches `records` read from `start_offset` (Fetch)."""
+        if not self.aborted.has_after(start_offset) or not records:
+            return []
+        return self.aborted.overlapping(start_offset, batches.next_offset_after(records))
 
     def _roll(self) -> Segment:
         old = self._segments[-1]
@@ -231,8 +327,9 @@ class PartitionLog:
         self._segments.append(segment)
         self._bases.append(base)
         # A snapshot per roll bounds how much log recovery must read for producer state.
-        self._storage.write_state(_PRODUCERS, self.producers.to_json(self.high_watermark))
-        self._producers_at = self.high_watermark
+        if not self._unsaved_aborted:
+            self._storage.write_state(_PRODUCERS, self.producers.to_json(self.high_watermark))
+            self._producers_at = self.high_watermark
         return segment
 
     # -- long-poll ---------------------------------------------------------------------
@@ -256,19 +353,22 @@ class PartitionLog:
     def _segment_for(self, offset: int) -> int:
         return max(bisect.bisect_right(self._bases, offset) - 1, 0)
 
-    def read(self, offset: int, max_bytes: int, *, min_one: bool = True) -> bytes:
+    def read(self, offset: int, max_bytes: int, *, min_one: bool = True, max_offset: int | None = None) -> bytes:
         """Whole batches from the one containing `offset`, up to max_bytes.
 
         With `min_one` (KIP-74: the first partition of a fetch) at least one batch is
         returned however large; without it a first batch above max_bytes gives nothing.
-        Empty at the high watermark; OffsetOutOfRange below the log start or above the
-        high watermark.
+        `max_offset` (read_committed: the last stable offset) ends the read before the
+        batch that holds it. Empty at the high watermark (or at/after `max_offset`);
+        OffsetOutOfRange below the log start or above the high watermark.
         """
         hwm = self.high_watermark
         if offset < self.log_start_offset or offset > hwm:
             raise OffsetOutOfRange(f"offset {offset} is outside [{self.log_start_offset}, {hwm}] of {self.tp}")
         if offset == hwm:
             return b""
+        if max_offset is not None and max_offset < hwm:
+            return self._read_below(offset, max_bytes, min_one, max_offset)
         index = self._segment_for(offset)
         segments = self._segments
         while index < len(segments):
@@ -279,6 +379,26 @@ class PartitionLog:
             index += 1  # offset falls in a gap at the end of a segment: the next one has it
             if index < len(segments):
                 offset = max(offset, segments[index].base_offset)
+        return b""
+
+    def _read_below(self, offset: int, max_bytes: int, min_one: bool, max_offset: int) -> bytes:
+        if offset >= max_offset:
+            return b""
+        index = self._segment_for(offset)
+        segments = self._segments
+        while index < len(segments):
+            segment = segments[index]
+            position = segment.position_of(offset)
+            if position is not None:
+                # The last stable offset is always the base offset of a batch (the first
+                # batch of a transaction), so the batch before it ends exactly there.
+                end = segment.position_of(max_offset) if max_offset < segment.next_offset else None
+                return segment.read(position, max_bytes, min_one=min_one, end=end)
+            index += 1
+            if index < len(segments):
+                offset = max(offset, segments[index].base_offset)
+                if offset >= max_offset:
+                    break
         return b""
 
     def offset_for_timestamp(self, timestamp_ms: int) -> TimestampOffset | None:
@@ -355,6 +475,7 @@ class PartitionLog:
         while len(self._segments) > 1 and self._segments[1].base_offset <= offset:
             self._segments.pop(0).delete()
             self._bases.pop(0)
+        self.aborted.drop_below(self._segments[0].base_offset)
 
     def enforce_retention(self, now_ms: int) -> int:
         """Deletes whole old segments past retention.ms or retention.bytes; returns how many.
@@ -395,6 +516,7 @@ class PartitionLog:
         for _ in range(doomed):
             self._segments.pop(0).delete()
             self._bases.pop(0)
+        self.aborted.drop_below(self._segments[0].base_offset)
         start = self._segments[0].base_offset
         if start > self.log_start_offset:
             self._set_log_start(start)

@@ -18,6 +18,8 @@ is shorter than a whole entry, unordered, or points past the data):
     <base offset, 20 digits>.log        the batches, back to back, exactly as served
     <base offset, 20 digits>.index      big-endian (uint32 offset - base, uint32 position) pairs
     <base offset, 20 digits>.timeindex  big-endian (int64 timestamp, uint32 offset - base) pairs
+    <base offset, 20 digits>.txnindex   aborted transactions whose marker is here (txn_index.py),
+                                        appended as each ABORT marker is; absent if none
 
 The memory backend (`MemoryData`) holds the same bytes in a bytearray and persists no
 index. Both are driven through the `SegmentData` protocol, so the partition logic above
@@ -66,6 +68,10 @@ class SegmentData(Protocol):
 
     def load_indexes(self) -> tuple[bytes, bytes] | None: ...
 
+    def append_txn_index(self, data: bytes) -> None: ...
+
+    def load_txn_index(self) -> bytes: ...
+
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
@@ -99,6 +105,12 @@ class MemoryData:
 
     def load_indexes(self) -> tuple[bytes, bytes] | None:
         return None
+
+    def append_txn_index(self, data: bytes) -> None:
+        pass  # nothing is recovered from memory
+
+    def load_txn_index(self) -> bytes:
+        return b""
 
     def flush(self) -> None:
         pass
@@ -161,6 +173,24 @@ class FileData:
         except OSError:
             return None
 
+    def _txn_index_path(self) -> Path:
+        stem = self.path.with_suffix("")
+        return stem.with_name(stem.name + ".txnindex")
+
+    def append_txn_index(self, data: bytes) -> None:
+        # Unbuffered append, like the log itself: once written it survives kill -9.
+        fd = os.open(self._txn_index_path(), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+
+    def load_txn_index(self) -> bytes:
+        try:
+            return self._txn_index_path().read_bytes()
+        except FileNotFoundError:
+            return b""
+
     def flush(self) -> None:
         os.fsync(self._fd)
 
@@ -171,7 +201,7 @@ class FileData:
 
     def delete(self) -> None:
         self.close()
-        for path in (self.path, *self._index_paths()):
+        for path in (self.path, *self._index_paths(), self._txn_index_path()):
             try:
                 path.unlink()
             except FileNotFoundError:
@@ -276,9 +306,16 @@ class Segment:
             position += size
         return None
 
-    def read(self, position: int, max_bytes: int, *, min_one: bool = True) -> bytes:
-        """Whole batches from `position`: at least one (KIP-74), then as many as fit in max_bytes."""
-        end = self.data.size
+    def read(self, position: int, max_bytes: int, *, min_one: bool = True, end: int | None = None) -> bytes:
+        """Whole batches from `position`: at least one (KIP-74), then as many as fit in max_bytes.
+
+        `end` (a batch boundary) stops the read early: read_committed fetches stop at the
+        batch holding the last stable offset.
+        """
+        if end is None:
+            end = self.data.size
+        elif position >= end:
+            return b""
         _, first_size, _ = self._batch_at(position)
         if first_size > max_bytes and not min_one:
             return b""
