@@ -122,7 +122,7 @@ def test_a_killed_member_is_replaced_after_its_session_timeout(client, kafka_boo
                              "the survivor to take every partition", members)
         elapsed = took_over - killed_at
         print(f"\n{client}: killed member's partitions moved after {elapsed * 1000:.0f} ms (session timeout 6000 ms)")
-        assert 5.0 <= elapsed <= 6.0 + 1.0 + 3.0
+        assert 5.0 <= elapsed <= 6.0 + 1.0 + 3.0, [m.describe() for m in members]
         sent += produce(kafka_bootstrap, topic, PARTITIONS, 60, "after")
         wait_for(lambda: {v for _, _, v in received(members)} >= {v for _, v in sent}, 30, "every record", members)
     finally:
@@ -179,7 +179,8 @@ def test_a_restarted_member_resumes_from_the_committed_offset(client, auto_commi
     try:
         wait_for(lambda: len(second.records) >= 20, 30, "the new records", [second])
         time.sleep(0.5)
-        assert sorted(v for _, _, v in second.records) == sorted(v for _, v in fresh)
+        assert sorted(v for _, _, v in second.records) == sorted(v for _, v in fresh), (
+            first.of("committed")[-3:], first.of("closed"), second.records[:5], second.describe())
         by_partition = {}
         for p, o, _ in first.records:
             by_partition[p] = max(by_partition.get(p, -1), o)

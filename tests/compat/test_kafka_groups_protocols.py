@@ -37,8 +37,12 @@ def test_cooperative_sticky_moves_only_what_it_must(client, kafka_bootstrap, top
         from kafka import KafkaAdminClient
 
         admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-        assert admin.describe_groups([group])[group]["protocol_data"] == "cooperative-sticky"
-        admin.close()
+        try:
+            # The protocol shows once the group is Stable (a cooperative rebalance takes two rounds).
+            wait_for(lambda: admin.describe_groups([group])[group]["group_state"] == "Stable", 20, "a stable group")
+            assert admin.describe_groups([group])[group]["protocol_data"] == "cooperative-sticky"
+        finally:
+            admin.close()
         moved = 0
         for member in members[:2]:
             kept = member.assignment

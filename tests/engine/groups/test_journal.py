@@ -105,3 +105,23 @@ async def test_a_file_that_is_not_a_journal_is_not_replayed(tmp_path):
     assert groups.list_groups() == ()
     commit(groups, 5)
     assert open_coordinator(tmp_path).fetch_offsets("g", [T0])[0].offset == 5
+
+
+async def test_the_engine_opens_groups_under_its_data_dir(tmp_path):
+    from engine import Engine
+
+    engine = Engine(data_dir=tmp_path)
+    engine.open()
+    engine.topics.create("t", partitions=1)
+    outcome = engine.groups.commit_offsets("g", member_id="", generation_id=-1, offsets=[
+        OffsetCommitEntry(partition=T0, offset=3), OffsetCommitEntry(partition=TopicPartition(topic="t", partition=1), offset=1)])
+    assert outcome[T0] is None and outcome[TopicPartition(topic="t", partition=1)] is not None  # no such partition
+    engine.close()
+    assert (tmp_path / "groups" / JOURNAL_NAME).exists()
+    again = Engine(data_dir=tmp_path)
+    again.open()
+    try:
+        assert again.groups.fetch_offsets("g", [T0])[0].offset == 3
+        assert [(lag.partition, lag.lag) for lag in again.groups.lag("g")] == [(T0, 0)]
+    finally:
+        again.close()
