@@ -21,6 +21,7 @@ from kio.schema.errors import ErrorCode
 from engine import errors as e
 from engine.groups import errors as g
 from engine.topics import InvalidPartitions
+from engine.txn import errors as t
 
 log = logging.getLogger("mqgateway.kafka")
 
@@ -59,6 +60,15 @@ ERROR_CODES: dict[type[BaseException], ErrorCode] = {
     g.GroupSubscribedToTopic: ErrorCode.group_subscribed_to_topic,
     g.OffsetMetadataTooLarge: ErrorCode.offset_metadata_too_large,
     g.UnstableOffsetCommit: ErrorCode.unstable_offset_commit,
+    # The transaction coordinator (engine/txn/errors.py). ProducerFenced is answered as
+    # INVALID_PRODUCER_EPOCH by request versions older than KIP-588 (kafka_wire/txn.py).
+    t.ConcurrentTransactions: ErrorCode.concurrent_transactions,
+    t.ProducerFenced: ErrorCode.producer_fenced,
+    t.InvalidProducerIdMapping: ErrorCode.invalid_producer_id_mapping,
+    t.InvalidTxnState: ErrorCode.invalid_txn_state,
+    t.InvalidTransactionTimeout: ErrorCode.invalid_transaction_timeout,
+    t.TransactionalIdNotFound: ErrorCode.transactional_id_not_found,
+    t.InvalidRegularExpression: ErrorCode.invalid_regular_expression,
 }
 
 

@@ -12,13 +12,17 @@ Behaviour, as Kafka's ReplicaManager.fetchMessages for a consumer:
 - If fewer than min_bytes are available and no partition has an error, the response
   waits up to max_wait for appends to any of the partitions (engine callbacks; no
   polling), then answers with what there is.
-- Per partition: high_watermark, last_stable_offset (= high watermark until
-  transactions exist; librdkafka and kafkajs consume read_committed by default and
-  read only below it), log_start_offset, aborted_transactions empty,
-  OFFSET_OUT_OF_RANGE below the log start or above the high watermark,
-  UNKNOWN_TOPIC_OR_PARTITION for an unknown topic or partition.
-- isolation_level is accepted; both levels read up to the last stable offset, which is
-  the high watermark until issue 6.
+- Per partition: high_watermark, last_stable_offset (the first offset of the oldest open
+  transaction, else the high watermark), log_start_offset, OFFSET_OUT_OF_RANGE below the
+  log start or above the high watermark, UNKNOWN_TOPIC_OR_PARTITION for an unknown topic
+  or partition.
+- isolation_level 1 (read_committed; librdkafka and kafkajs by default) returns only
+  batches below the last stable offset (nothing, not an error, from an offset between it
+  and the high watermark) and lists, as aborted_transactions, the aborted transactions
+  (producer id, first offset) overlapping the returned batches, from the partition's
+  aborted-transaction index: the consumer drops those producers' records from there up to
+  their ABORT marker. read_uncommitted (0) reads up to the high watermark and gets a null
+  list, as from Kafka. With no transaction open the two levels read the same bytes.
 
 Version notes: v4 isolation_level, LSO, aborted transactions (KIP-98); v5 log_start_offset
 (KIP-107); v7 fetch sessions (KIP-227): we never create one and always answer
@@ -40,8 +44,11 @@ from kafka_wire.errors import error_code_for
 from kafka_wire.registry import REGISTRY, ApiKey, handles
 
 
+READ_COMMITTED = 1
+
+
 class _Read:
-    __slots__ = ("topic", "partition", "error", "log", "records")
+    __slots__ = ("topic", "partition", "error", "log", "records", "aborted")
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic = topic
@@ -49,6 +56,7 @@ class _Read:
         self.error = ErrorCode.none
         self.log = None
         self.records = b""
+        self.aborted = None  # read_committed: the aborted transactions overlapping `records`
 
 
 def _read_all(ctx, request) -> tuple[list[_Read], int, bool]:
@@ -58,6 +66,7 @@ def _read_all(ctx, request) -> tuple[list[_Read], int, bool]:
     reads: list[_Read] = []
     total = 0
     errors = False
+    committed = request.isolation_level == READ_COMMITTED
     for fetch_topic in request.topics:
         topic = topics.get(fetch_topic.topic)
         for fetch_partition in fetch_topic.partitions:
@@ -72,13 +81,17 @@ def _read_all(ctx, request) -> tuple[list[_Read], int, bool]:
             limit = min(fetch_partition.partition_max_bytes, remaining)
             if limit <= 0 and total:
                 continue
+            offset = fetch_partition.fetch_offset
             try:
-                records = log.read(fetch_partition.fetch_offset, max(limit, 0), min_one=total == 0)
+                records = log.read(offset, max(limit, 0), min_one=total == 0,
+                                   max_offset=log.last_stable_offset if committed else None)
             except EngineError as exc:
                 read.error = error_code_for(exc)
                 errors = True
                 continue
             read.records = records
+            if committed:
+                read.aborted = log.aborted_transactions(offset, records) if log.aborted else ()
             total += len(records)
             remaining -= len(records)
     return reads, total, errors
@@ -120,9 +133,13 @@ def _response(ctx, reads: list[_Read]):
             hwm = lso = start = -1
         else:
             hwm, lso, start = log.high_watermark, log.last_stable_offset, log.log_start_offset
+        aborted = read.aborted
+        if aborted:
+            aborted = tuple(types.AbortedTransaction(producer_id=a.producer_id, first_offset=a.first_offset)
+                            for a in aborted)
         partition = make(
             types.PartitionData, partition_index=read.partition, error_code=read.error, high_watermark=hwm,
-            last_stable_offset=lso, log_start_offset=start, aborted_transactions=(), records=read.records)
+            last_stable_offset=lso, log_start_offset=start, aborted_transactions=aborted, records=read.records)
         if read.topic not in by_topic:
             by_topic[read.topic] = []
             order.append(read.topic)

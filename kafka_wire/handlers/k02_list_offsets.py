@@ -3,12 +3,14 @@
 Per partition, by the requested timestamp (Kafka's special values, KIP-734 for -3):
 - -2 (earliest): the log start offset;
 - -1 (latest): the high watermark, or the last stable offset for read_committed
-  (isolation_level 1, v2+) — equal until transactions exist;
+  (isolation_level 1, v2+): below the first open transaction;
 - -3 (max timestamp, v7): the offset and timestamp of the record with the largest
   timestamp; -1/-1 on an empty log;
 - otherwise: the first record whose timestamp is >= the target, with that record's
   timestamp, or offset -1 / timestamp -1 when every record is older (as Kafka).
-The answer for -1 and -2 carries timestamp -1. leader_epoch (v4+) is 0, the one epoch.
+For read_committed a timestamp lookup (and -3) only finds offsets below the last stable
+offset, as Kafka's Partition.fetchOffsetForTimestamp. The answer for -1 and -2 carries
+timestamp -1. leader_epoch (v4+) is 0, the one epoch.
 UNKNOWN_TOPIC_OR_PARTITION for unknown topics or partitions. Other negative timestamps
 are plain lookups (they find the first record).
 
@@ -38,8 +40,8 @@ def _lookup(ctx, request, topic, partition_request) -> dict:
         return {"error_code": ErrorCode.unknown_topic_or_partition}
     log = topic.partitions[index]
     timestamp = partition_request.timestamp
+    committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     if timestamp == LATEST:
-        committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
         return {"offset": log.last_stable_offset if committed else log.high_watermark, "timestamp": -1}
     if timestamp == EARLIEST:
         return {"offset": log.log_start_offset, "timestamp": -1}
@@ -47,7 +49,7 @@ def _lookup(ctx, request, topic, partition_request) -> dict:
         found = log.max_timestamp_offset()
     else:
         found = log.offset_for_timestamp(timestamp)
-    if found is None:
+    if found is None or (committed and found.offset >= log.last_stable_offset):
         return {"offset": -1, "timestamp": -1}
     return {"offset": found.offset, "timestamp": found.timestamp}
 
