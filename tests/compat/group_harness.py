@@ -146,7 +146,7 @@ def produce(bootstrap: str, topic: str, partitions: int, count: int, prefix: str
     """`count` records spread round-robin over the partitions; returns (partition, value) sent."""
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "log_level": 4})
     sent = []
     for i in range(count):
         value = f"{prefix}-{i}"

@@ -83,16 +83,18 @@ def run_kafka_python(m: Member) -> None:
         group_instance_id=o.get("instance"),
         partition_assignment_strategy=[assignors[name] for name in o["assignor"].split(",")],
     )
-    # kafka-python 3.0.12 loses an assignment when a metadata-triggered rejoin finishes after
-    # poll()'s timeout ran out (join_group_async: rejoin_needed is never set for that rejoin,
-    # so the finished join task's result is dropped and the member sits on an empty
-    # assignment). A leader that assigns before it has the topic's metadata triggers exactly
-    # that rejoin; with a fast coordinator it often does. Knowing the topic first avoids it.
+    # kafka-python 3.0.12 loses an assignment when a rejoin it started on its own (the leader
+    # saw the topic metadata change since it assigned: rejoin_needed is never set for that
+    # rejoin) finishes after poll()'s timeout ran out: join_group_async drops the finished
+    # join task's result and the member sits on a stale or empty assignment, heartbeating.
+    # A leader that assigns before it has the topic's metadata triggers such a rejoin, and a
+    # starved process times out short polls. Fetching the metadata first and polling with a
+    # timeout well above a join's round trips keeps the tests clear of that client bug.
     consumer.partitions_for_topic(o["topic"])
     consumer.subscribe([o["topic"]], listener=Listener())
     emit("subscribed")
     while not m.stopping.is_set():
-        batch = consumer.poll(timeout_ms=100)
+        batch = consumer.poll(timeout_ms=1000)
         for records in batch.values():
             for r in records:
                 m.report(r.partition, r.offset, r.value)

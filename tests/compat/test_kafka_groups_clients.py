@@ -94,8 +94,9 @@ def test_a_leaving_member_hands_its_partitions_over_with_nothing_lost(client, ka
         stayer, leaver = members
         left_at = time.time()
         leaver.stop()
-        took_over = wait_for(lambda: stayer.assignment == frozenset(range(PARTITIONS)), 30,
-                             "the remaining member to take every partition", members)
+        wait_for(lambda: stayer.assignment == frozenset(range(PARTITIONS)), 30,
+                 "the remaining member to take every partition", members)
+        took_over = stayer.of("assigned")[-1]["t"]
         print(f"\n{client}: partitions reassigned {(took_over - left_at) * 1000:.0f} ms after LeaveGroup")
         sent += produce(kafka_bootstrap, topic, PARTITIONS, 60, "after")
         wait_for(lambda: len(received(members)) >= 120, 30, "every record", members)
@@ -118,9 +119,9 @@ def test_a_killed_member_is_replaced_after_its_session_timeout(client, kafka_boo
         survivor, victim = members
         killed_at = time.time()
         victim.kill()  # no LeaveGroup: only the session timeout can tell
-        took_over = wait_for(lambda: survivor.assignment == frozenset(range(PARTITIONS)), 30,
-                             "the survivor to take every partition", members)
-        elapsed = took_over - killed_at
+        wait_for(lambda: survivor.assignment == frozenset(range(PARTITIONS)), 30,
+                 "the survivor to take every partition", members)
+        elapsed = survivor.of("assigned")[-1]["t"] - killed_at
         print(f"\n{client}: killed member's partitions moved after {elapsed * 1000:.0f} ms (session timeout 6000 ms)")
         assert 5.0 <= elapsed <= 6.0 + 1.0 + 3.0, [m.describe() for m in members]
         sent += produce(kafka_bootstrap, topic, PARTITIONS, 60, "after")
