@@ -21,10 +21,10 @@ from engine.errors import NotFound, StorageError
 from engine.groups import journal as records
 from engine.groups.committing import Committing
 from engine.groups.config import GroupConfig
-from engine.groups.errors import GroupNotEmpty, GroupNotFound
+from engine.groups.errors import CoordinatorNotAvailable, GroupNotEmpty, GroupNotFound
 from engine.groups.group import Group, Member
 from engine.groups.journal import FileJournal, GroupJournal, GroupSnapshot, MemberSnapshot, MemoryJournal
-from engine.groups.membership import Membership
+from engine.groups.membership import Membership, fail
 from engine.groups.timers import Deadlines
 from engine.groups.types import (
     GroupDescription,
@@ -112,6 +112,18 @@ class GroupCoordinator(Membership, Committing):
             group.leader_id = snapshot.leader_id if snapshot.leader_id in group.members else group.leader_id
             group.state = GroupState.STABLE
         return group
+
+    def release_waiters(self) -> None:
+        """Broker shutdown: answer every parked JoinGroup and SyncGroup now.
+
+        They get COORDINATOR_NOT_AVAILABLE, as Kafka answers parked requests when it stops
+        coordinating a group (onGroupUnloaded), so clients look for the coordinator again
+        rather than wait for a socket that is about to close.
+        """
+        for group in self._groups.values():
+            for member in group.members.values():
+                for waiter in (member.join_waiter, member.sync_waiter):
+                    fail(waiter, CoordinatorNotAvailable("the broker is shutting down"))
 
     def close(self) -> None:
         if self._closed:

@@ -56,12 +56,12 @@ STABLE = GroupState.STABLE
 DEAD = GroupState.DEAD
 
 
-def _resolve(future: asyncio.Future | None, result) -> None:
+def resolve(future: asyncio.Future | None, result) -> None:
     if future is not None and not future.done():
         future.set_result(result)
 
 
-def _fail(future: asyncio.Future | None, error: Exception) -> None:
+def fail(future: asyncio.Future | None, error: Exception) -> None:
     if future is not None and not future.done():
         future.set_exception(error)
         # The requester may be gone (connection closed): do not log it as never retrieved.
@@ -126,8 +126,8 @@ class Membership:
     def _rejoin_static_member(self, group: Group, request: JoinRequest, new_id: str, future: asyncio.Future) -> None:
         """KIP-345: a restarted static member takes over its old member's place and assignment."""
         old = group.members[group.static_members[request.group_instance_id]]
-        _fail(old.join_waiter, FencedInstanceId("a newer instance joined"))
-        _fail(old.sync_waiter, FencedInstanceId("a newer instance joined"))
+        fail(old.join_waiter, FencedInstanceId("a newer instance joined"))
+        fail(old.sync_waiter, FencedInstanceId("a newer instance joined"))
         old.join_waiter = old.sync_waiter = None
         current_leader = group.leader_id
         member = group.replace_static_member(request.group_instance_id, new_id)
@@ -140,7 +140,7 @@ class Membership:
             # returning leader does not mistake itself for the leader and reassign (Kafka).
             member.join_waiter = None
             self._store_group(group)
-            _resolve(future, JoinResult(
+            resolve(future, JoinResult(
                 member_id=new_id,
                 generation_id=group.generation_id,
                 protocol_type=group.protocol_type,
@@ -169,10 +169,10 @@ class Membership:
             self._update_member_and_rebalance(group, member, request, future)
         elif group.is_(COMPLETING) and member.matches(request.protocols):
             # The member lost our JoinGroup answer and asks again: repeat it.
-            _resolve(future, self._join_result(group, member))
+            resolve(future, self._join_result(group, member))
         elif group.is_(STABLE) and member.member_id != group.leader_id and member.matches(request.protocols):
             # A follower with nothing new: it may SyncGroup for the current generation.
-            _resolve(future, self._join_result(group, member))
+            resolve(future, self._join_result(group, member))
         else:
             # Changed metadata, or the leader rejoining (it may have seen topic metadata
             # change, which the member metadata does not show): rebalance.
@@ -201,7 +201,7 @@ class Membership:
     def _update_member_and_rebalance(self, group: Group, member: Member, request: JoinRequest, future: asyncio.Future) -> None:
         # A JoinGroup sent again while the first is parked (the client timed it out): the
         # first answer would go nowhere, so it is released now and the new one parked.
-        _fail(member.join_waiter, RebalanceInProgress("superseded by a newer JoinGroup"))
+        fail(member.join_waiter, RebalanceInProgress("superseded by a newer JoinGroup"))
         self._update_member(member, request)
         member.join_waiter = future
         self._maybe_prepare_rebalance(group, f"member {member.member_id} rejoined")
@@ -306,7 +306,7 @@ class Membership:
                 members=everyone if member.member_id == group.leader_id else (),
             )
             waiter, member.join_waiter = member.join_waiter, None
-            _resolve(waiter, result)
+            resolve(waiter, result)
             member.is_new = False
             self._heartbeat(group, member)
 
@@ -315,7 +315,7 @@ class Membership:
             member.assignment = b""
             if member.sync_waiter is not None:
                 waiter, member.sync_waiter = member.sync_waiter, None
-                _fail(waiter, error)
+                fail(waiter, error)
                 self._heartbeat(group, member)
 
     # -- SyncGroup ----------------------------------------------------------------------------
@@ -335,11 +335,11 @@ class Membership:
             raise RebalanceInProgress(f"group {group.group_id} is rebalancing")
         future = asyncio.get_running_loop().create_future()
         if group.is_(STABLE):
-            _resolve(future, self._sync_result(group, member))
+            resolve(future, self._sync_result(group, member))
             self._heartbeat(group, member)
             return future
         # CompletingRebalance: park until the leader's assignment arrives.
-        _fail(member.sync_waiter, RebalanceInProgress("superseded by a newer SyncGroup"))
+        fail(member.sync_waiter, RebalanceInProgress("superseded by a newer SyncGroup"))
         member.sync_waiter = future
         if member.member_id == group.leader_id:
             assignments = dict(request.assignments)
@@ -356,7 +356,7 @@ class Membership:
             for each in group.members.values():
                 if each.sync_waiter is not None:
                     waiter, each.sync_waiter = each.sync_waiter, None
-                    _resolve(waiter, self._sync_result(group, each))
+                    resolve(waiter, self._sync_result(group, each))
                     self._heartbeat(group, each)
         return future
 
@@ -467,8 +467,8 @@ class Membership:
     # -- removal ------------------------------------------------------------------------------
     def _drop_member(self, group: Group, member: Member) -> None:
         # A member parked in a JoinGroup is told to start over (Kafka answers UNKNOWN_MEMBER_ID).
-        _fail(member.join_waiter, UnknownMember("removed from the group"))
-        _fail(member.sync_waiter, UnknownMember("removed from the group"))
+        fail(member.join_waiter, UnknownMember("removed from the group"))
+        fail(member.sync_waiter, UnknownMember("removed from the group"))
         member.join_waiter = member.sync_waiter = None
         group.remove(member.member_id)
 

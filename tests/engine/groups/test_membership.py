@@ -446,3 +446,14 @@ async def test_timers_fire_on_the_event_loop_with_the_system_clock():
     await asyncio.sleep(0.15)
     assert groups.group_state("g") is GroupState.EMPTY
     await settle()
+
+
+async def test_shutdown_answers_parked_requests():
+    from engine.groups.errors import CoordinatorNotAvailable
+
+    groups, _ = coordinator()
+    a, b = await stable_group(groups, 2)
+    parked_join = groups.join_group(join_request(member_id=a.member_id))  # waits for b
+    assert not parked_join.done()
+    groups.release_waiters()
+    assert isinstance(parked_join.exception(), CoordinatorNotAvailable)
