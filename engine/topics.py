@@ -238,6 +238,10 @@ class TopicRegistry:
         else:
             for partition in topic.partitions:
                 partition.delete()
+        # A topic recreated under the same name must not inherit the old one's committed
+        # offsets (Kafka's GroupCoordinator.handleDeletedPartitions).
+        if self._engine.groups is not None:
+            self._engine.groups.topic_deleted(name)
 
     def create_partitions(self, name: str, *, total: int, validate_only: bool = False) -> Topic:
         topic = self._topics.get(name)

@@ -39,6 +39,9 @@ class KafkaService:
 
     async def close(self, timeout: float = 2.0) -> None:
         self.closing = True
+        # Parked JoinGroup/SyncGroup requests are answered now rather than at their timeout.
+        if self.engine.groups is not None:
+            self.engine.groups.release_waiters()
         sessions = list(self.sessions)
         if sessions:
             await asyncio.gather(*(s.finish(timeout) for s in sessions), return_exceptions=True)
