@@ -1,4 +1,4 @@
-"""Kafka transactions through real clients: confluent-kafka (librdkafka), kafka-python, kafkajs; aiokafka reading.
+"""Kafka transactions through real clients: confluent-kafka (librdkafka), kafka-python, aiokafka, kafkajs.
 
 What users see: a committed transaction is visible, an aborted one is invisible to
 read_committed readers and visible to read_uncommitted ones — for four independent
@@ -157,6 +157,37 @@ def test_kafka_python_commit_visible_abort_invisible(kafka_bootstrap, topic):
     producer.abort_transaction()
     producer.close()
     assert_visibility(kafka_bootstrap, topic, COMMITTED, ABORTED)
+
+
+def test_aiokafka_commit_abort_and_send_offsets(kafka_bootstrap, topic):
+    """aiokafka speaks every transaction API at v0 (non-flexible, INVALID_PRODUCER_EPOCH for fencing)."""
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.structs import TopicPartition as ATopicPartition
+
+    group = topic_name("g")
+
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=topic_name("tx"))
+        await producer.start()
+        try:
+            async with producer.transaction():
+                for value in COMMITTED:
+                    await producer.send(topic, value.encode(), partition=0)
+                await producer.send_offsets_to_transaction({ATopicPartition(topic, 0): 4}, group)
+            await producer.begin_transaction()
+            for value in ABORTED:
+                await producer.send(topic, value.encode(), partition=0)
+            await producer.flush()
+            await producer.abort_transaction()
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+    assert_visibility(kafka_bootstrap, topic, COMMITTED, ABORTED)
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": group})
+    (committed,) = consumer.committed([TopicPartition(topic, 0)], timeout=10)
+    consumer.close()
+    assert committed.offset == 4
 
 
 def test_kafkajs_transactions_and_send_offsets(kafka_bootstrap, topic):
