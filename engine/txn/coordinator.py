@@ -94,6 +94,11 @@ class TransactionCoordinator:
         self._staged: dict[str, list[tuple[str, list[OffsetCommitEntry]]]] = {}
         self._deadlines = Deadlines(clock, self._due)
         self._closed = False
+        # Cheap counters for metrics later (DESIGN.md §1).
+        self.committed = 0
+        self.aborted = 0
+        self.timed_out = 0
+        self.fenced = 0
 
     @classmethod
     def for_engine(cls, engine) -> "TransactionCoordinator":
@@ -286,6 +291,7 @@ class TransactionCoordinator:
             raise ConcurrentTransactions(f"transaction {transactional_id!r} is completing")
         if meta.state is TxnState.ONGOING:
             # Fence the previous instance: abort its transaction under a bumped epoch.
+            self.fenced += 1
             meta.fence_epoch()
             try:
                 self._prepare_and_complete(meta, commit=False)
@@ -438,6 +444,10 @@ class TransactionCoordinator:
                                    ("markers", meta.transactional_id))
                 return
         meta.complete(now_ms=self._clock.now_ms())
+        if commit:
+            self.committed += 1
+        else:
+            self.aborted += 1
         self._staged.pop(meta.transactional_id, None)
         try:
             self._store(meta)
@@ -461,6 +471,7 @@ class TransactionCoordinator:
         log.info("aborting transaction %r of producer %d: open longer than %d ms",
                  meta.transactional_id, meta.producer_id, meta.timeout_ms)
         previous = meta.to_record()
+        self.timed_out += 1
         meta.fence_epoch()
         try:
             self._prepare_and_complete(meta, commit=False)

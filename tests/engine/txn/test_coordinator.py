@@ -197,6 +197,7 @@ def test_a_transaction_past_its_timeout_is_aborted_and_its_producer_fenced(engin
     log = engine.topics.partition(tp("out"))
     assert log.last_stable_offset == log.high_watermark and len(log.aborted) == 1
     assert markers(engine, tp("out")) == [(1, p.epoch + 1, 0)]
+    assert (engine.txn.timed_out, engine.txn.aborted, engine.txn.committed) == (1, 1, 0)
     with pytest.raises(ProducerFenced):
         p.end(commit=True)
     # A later transaction of a new instance gets its own, full timeout.

@@ -6,8 +6,10 @@ transaction timeouts and coordinator restarts over the same journal in between. 
 step, for every partition:
 - every open transaction in the log belongs to an Ongoing transaction of the coordinator
   that holds the partition (no hanging transaction can hold the last stable offset), and
+- the last stable offset is the first offset of the oldest transaction still open there
+  (the high watermark when none is), and
 - what a read_committed reader gets (batches below the LSO, minus the aborted ranges) is
-  exactly the batches of the transactions that committed, in offset order.
+  exactly the batches of committed transactions below the LSO, in offset order.
 """
 
 from __future__ import annotations
@@ -111,6 +113,10 @@ def test_read_committed_sees_exactly_the_committed_transactions(steps):
             owned = {m.producer_id for m in engine.txn._txns.values()
                      if m.state is TxnState.ONGOING and partition in m.partitions}
             assert set(log.producers.ongoing) <= owned, "an open transaction the coordinator does not own"
-            expected = sorted(offset for p, offset in committed if p == partition)
+            # The last stable offset is the first offset of the oldest transaction still open.
+            still_open = [offset for batches in open_batches.values() for p, offset in batches if p == partition]
+            lso = min(still_open, default=log.high_watermark)
+            assert log.last_stable_offset == lso
+            expected = sorted(offset for p, offset in committed if p == partition and offset < lso)
             assert visible(engine, partition) == expected
     engine.close()
