@@ -17,7 +17,27 @@ channel's consumers. 0 is unlimited. No-ack consumers are not limited by prefetc
 Confirms: every publish on a confirm channel takes the next sequence number; confirms
 are sent at the end of the input batch (after the store sync) as one basic.ack with
 `multiple` covering everything up to the last one. Unroutable messages are confirmed too
-(after their basic.return), as RabbitMQ does.
+(after their basic.return), as RabbitMQ does. A message a queue refused (x-overflow
+reject-publish) is nacked, and so is everything of the batch when the store could not
+write it (RabbitMQ nacks on internal errors); without confirms a refused message is just
+dropped.
+
+The publish path also applies RabbitMQ's message rules, in `rabbit_channel`'s order:
+the exchange must exist and not be internal; `reply_to = amq.rabbitmq.reply-to` needs
+this channel's direct reply-to consumer (406 "fast reply consumer does not exist") and is
+rewritten to its name; user-id must be the authenticated user; expiration must be a
+non-negative integer string; CC and BCC headers must be arrays (406 "invalid message:
+..."), their keys are routed too, and BCC is removed from the stored message.
+
+Consumer timeout (RabbitMQ's `consumer_timeout`, default 30 minutes; `x-consumer-timeout`
+on quorum queues and their consumers): when the channel's oldest unacknowledged delivery
+is older than its timeout, the channel is closed with 406 "delivery acknowledgement on
+channel N timed out. Timeout value used: T ms. ..." and its deliveries go back
+(`rabbit_channel:evaluate_consumer_timeout/1`). One timer per channel, armed at the oldest
+delivery's deadline.
+
+Direct reply-to (`amq.rabbitmq.reply-to`): one no-ack reply consumer per channel
+(engine/messaging/reply.py); replies are delivered to it with the channel's delivery tags.
 
 On close (either side) and when the connection goes, the channel's consumers are cancelled
 and its unacked deliveries go back to their queues, marked redelivered.
@@ -26,15 +46,20 @@ and its unacked deliveries go back to their queues, marked redelivered.
 from __future__ import annotations
 
 import enum
+import logging
 import struct
+import time
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import EngineError
-from engine.messaging import Message, Queue
+from engine.messaging import Message, PublishResult, Queue
 
 from amqp_wire import frames
 from amqp_wire.errors import AmqpError, ReplyCode, from_engine, unknown_delivery_tag
-from amqp_wire.properties import PropertiesError, headers_of, scan
+from amqp_wire.fieldtable import TableError
+from amqp_wire.properties import PropertiesError, headers_of, rewrite, scan, sender_selected
+
+log = logging.getLogger("mqgateway.amqp")
 
 if TYPE_CHECKING:
     from amqp_wire.connection import Session
@@ -56,10 +81,13 @@ def _commands():
     return commands
 
 
-def check_expiration(raw: bytes) -> None:
-    """`rabbit_basic:parse_expiration/1`: a string of a non-negative integer of milliseconds."""
+def check_expiration(raw: bytes) -> int:
+    """`rabbit_basic:parse_expiration/1`: a string of a non-negative integer of milliseconds.
+
+    Erlang's `string:to_integer/1` reads an optional sign and digits, with no whitespace.
+    """
     text = raw.decode("utf-8", "replace")
-    digits = text.lstrip()
+    digits = text
     sign = ""
     if digits[:1] in ("-", "+"):
         sign, digits = digits[0], digits[1:]
@@ -74,10 +102,16 @@ def check_expiration(raw: bytes) -> None:
         elif value < 0:
             problem = f"{{value_negative,{value}}}"
         elif value > MAX_EXPIRY_MS:
-            problem = f"{{value_too_large,{value},{MAX_EXPIRY_MS}}}"
+            problem = f"{{value_too_large,{value}}}"
         else:
-            return
+            return value
     raise AmqpError(ReplyCode.PRECONDITION_FAILED, f"invalid expiration '{text}': {problem}", 60, 40)
+
+
+def timeout_text(channel_id: int, timeout_ms: int) -> str:
+    # rabbit_channel:handle_consumer_timed_out/3
+    return (f"delivery acknowledgement on channel {channel_id} timed out. Timeout value used: {timeout_ms} ms. "
+            "This timeout value can be configured, see consumers doc guide to learn more")
 
 
 class Channel:
@@ -86,14 +120,18 @@ class Channel:
         self.id = channel_id
         self.state = ChannelState.OPEN
         self.next_tag = 1
-        self.unacked: dict[int, tuple[Queue, Any, Any]] = {}
+        # delivery tag -> (queue, entry, consumer or None for basic.get, monotonic time delivered)
+        self.unacked: dict[int, tuple[Queue, Any, Any, float]] = {}
         self.consumers: dict[str, "WireConsumer"] = {}
+        self.reply_consumer: "WireConsumer | None" = None
+        self.timeout_timer = None
         self.prefetch = 0
         self.global_limit = 0
         self.global_unacked = 0
         self.confirm = False
         self.publish_seq = 0
         self.confirmed_seq = 0
+        self.nacks: list[int] = []
         self.tx = False
         self.tx_publishes: list[tuple] = []
         self.tx_acks: list[tuple[str, list[tuple[int, tuple]], bool]] = []
@@ -178,19 +216,38 @@ class Channel:
             info = scan(props)
         except PropertiesError:
             raise AmqpError(ReplyCode.SYNTAX_ERROR, "cannot decode content header properties", 60, 40) from None
-        if info.user_id is not None and info.user_id.decode("utf-8", "replace") != session.user:
-            raise AmqpError(ReplyCode.PRECONDITION_FAILED, (
-                f"user_id property set to '{info.user_id.decode('utf-8', 'replace')}' "
-                f"but authenticated user was '{session.user}'"), 60, 40)
-        if info.expiration is not None:
-            check_expiration(info.expiration)
         vhost = session.vhost
         try:
             exchange = vhost.publish_target(exchange_name)
         except EngineError as err:
             raise from_engine(err).at(60, 40) from None
-        message = Message(exchange_name, routing_key, props, body, info.delivery_mode == 2, info.priority)
+        if info.fast_reply:
+            reply = self.reply_consumer
+            if reply is None:
+                raise AmqpError(ReplyCode.PRECONDITION_FAILED, "fast reply consumer does not exist", 60, 40)
+            props = rewrite(props, reply_to=reply.queue.name.encode())
+            info = scan(props)
+        if info.user_id is not None and info.user_id.decode("utf-8", "replace") != session.user:
+            raise AmqpError(ReplyCode.PRECONDITION_FAILED, (
+                f"user_id property set to '{info.user_id.decode('utf-8', 'replace')}' "
+                f"but authenticated user was '{session.user}'"), 60, 40)
+        expiration_ms = None
+        if info.expiration is not None:
+            expiration_ms = check_expiration(info.expiration)
         headers_at = info.headers_at
+        cc = bcc = ()
+        if headers_at >= 0 and (props.find(b"\x02CC", headers_at) >= 0 or props.find(b"\x03BCC", headers_at) >= 0):
+            try:
+                cc, bcc, stored = sender_selected(props, headers_at)
+            except TableError:
+                raise AmqpError(ReplyCode.SYNTAX_ERROR, "cannot decode message headers", 60, 40) from None
+            except ValueError as err:
+                raise AmqpError(ReplyCode.PRECONDITION_FAILED, f"invalid message: {err}", 60, 40) from None
+            if stored is not props:
+                props = stored
+                headers_at = scan(props).headers_at
+        message = Message(exchange_name, routing_key, props, body, info.delivery_mode == 2, info.priority,
+                          expiration_ms, cc, bcc)
         headers = (lambda: headers_of(props, headers_at)) if headers_at >= 0 else None
         if self.tx:
             self.tx_publishes.append((exchange, routing_key, message, headers, mandatory))
@@ -199,12 +256,12 @@ class Channel:
 
     def _route(self, exchange, routing_key: str, message: Message, headers, mandatory: bool) -> None:
         try:
-            queues = self.session.vhost.publish(exchange, routing_key, message, headers)
+            result = self.session.vhost.publish(exchange, routing_key, message, headers)
         except EngineError as err:  # a headers table that does not decode, and the like
             raise from_engine(err).at(60, 40) from None
         except ValueError:
             raise AmqpError(ReplyCode.SYNTAX_ERROR, "cannot decode message headers", 60, 40) from None
-        if not queues and mandatory:
+        if not result and mandatory:
             self.session.send(b"".join([
                 frames.method_frame(self.id, frames.build(
                     _commands().Basic.Return, reply_code=312, reply_text="NO_ROUTE",
@@ -213,17 +270,40 @@ class Channel:
             ]))
         if self.confirm:
             self.publish_seq += 1
+            if result & PublishResult.REJECTED:
+                self.nacks.append(self.publish_seq)
             self.session.confirming.add(self)
 
-    def send_confirms(self) -> None:
+    def send_confirms(self, *, failed: bool = False) -> None:
+        """Acks (or nacks) every publish of the batch; `failed`: the store could not write them."""
         if self.state is not ChannelState.OPEN:
             return
         upto = self.publish_seq
-        if upto > self.confirmed_seq:
+        if upto <= self.confirmed_seq:
+            return
+        commands = _commands().Basic
+        if failed:
             multiple = upto - self.confirmed_seq > 1
             self.confirmed_seq = upto
+            self.nacks = []
             self.session.send(frames.method_frame(
-                self.id, frames.build(_commands().Basic.Ack, delivery_tag=upto, multiple=multiple)))
+                self.id, frames.build(commands.Nack, delivery_tag=upto, multiple=multiple, requeue=False)))
+            return
+        if self.nacks:
+            nacks, self.nacks = self.nacks, []
+            for seq in nacks:
+                if seq - 1 > self.confirmed_seq:
+                    self.session.send(frames.method_frame(self.id, frames.build(
+                        commands.Ack, delivery_tag=seq - 1, multiple=seq - 1 - self.confirmed_seq > 1)))
+                self.session.send(frames.method_frame(self.id, frames.build(
+                    commands.Nack, delivery_tag=seq, multiple=False, requeue=False)))
+                self.confirmed_seq = seq
+            if upto <= self.confirmed_seq:
+                return
+        multiple = upto - self.confirmed_seq > 1
+        self.confirmed_seq = upto
+        self.session.send(frames.method_frame(
+            self.id, frames.build(commands.Ack, delivery_tag=upto, multiple=multiple)))
 
     # -- deliveries ---------------------------------------------------------------------
 
@@ -267,7 +347,7 @@ class Channel:
         self._settle_ack(item)
 
     def _settle_ack(self, item: tuple) -> None:
-        queue, entry, consumer = item
+        queue, entry, consumer, _at = item
         queue.ack(entry)
         if consumer is not None:
             consumer.unacked -= 1
@@ -284,7 +364,7 @@ class Channel:
 
     def _settle_rejects(self, taken: list[tuple[int, tuple]], requeue: bool) -> None:
         by_queue: dict[Queue, list] = {}
-        for _tag, (queue, entry, consumer) in taken:
+        for _tag, (queue, entry, consumer, _at) in taken:
             if consumer is not None:
                 consumer.unacked -= 1
                 self.global_unacked -= 1
@@ -326,6 +406,32 @@ class Channel:
             restored.update(taken)
         self.unacked = dict(sorted(restored.items()))
 
+    # -- consumer timeout ---------------------------------------------------------------
+
+    def timeout_of(self, queue, consumer) -> int:
+        """ms: the consumer's x-consumer-timeout, else the queue's, else the server's default."""
+        if consumer is not None and consumer.timeout:
+            return consumer.timeout
+        configured = getattr(getattr(queue, "config", None), "consumer_timeout", None)
+        return configured or self.session.settings.consumer_timeout_ms
+
+    def arm_timeout(self, delay_s: float) -> None:
+        self.timeout_timer = self.session.loop.call_later(max(delay_s, 0.0), self._check_timeout)
+
+    def _check_timeout(self) -> None:
+        self.timeout_timer = None
+        if self.state is not ChannelState.OPEN or not self.unacked:
+            return
+        queue, _entry, consumer, at = next(iter(self.unacked.values()))
+        timeout = self.timeout_of(queue, consumer)
+        left = at + timeout / 1000.0 - time.monotonic()
+        if left > 0:
+            self.arm_timeout(left)
+            return
+        log.warning("amqp: consumer on channel %d of %s timed out waiting for an ack (%d ms)",
+                    self.id, self.session.link.peer, timeout)
+        self.close_by_server(AmqpError(ReplyCode.PRECONDITION_FAILED, timeout_text(self.id, timeout)))
+
     # -- closing ------------------------------------------------------------------------
 
     def close_by_server(self, err: AmqpError) -> None:
@@ -349,12 +455,15 @@ class Channel:
         taken = list(self.unacked.items())
         self.unacked.clear()
         consumers, self.consumers = self.consumers, {}
+        if self.timeout_timer is not None:
+            self.timeout_timer.cancel()
+            self.timeout_timer = None
         # Consumers go first, so the requeued messages are not handed straight back to them.
         for consumer in consumers.values():
             consumer.cancelled = True
             consumer.queue.remove_consumer(consumer)
         by_queue: dict[Queue, list] = {}
-        for _tag, (queue, entry, _consumer) in taken:
+        for _tag, (queue, entry, _consumer, _at) in taken:
             by_queue.setdefault(queue, []).append(entry)
         for queue, entries in by_queue.items():
             queue.requeue(entries)

@@ -365,13 +365,18 @@ class Session:
             for queue in queues:
                 if not queue.deleted:
                     queue.dispatch()
-        if self.confirming:
+        try:
             self.messaging.sync()
+            failed = False
+        except OSError:
+            # RabbitMQ nacks what a queue could not take on an internal error; the
+            # connection itself stays up (and the next sync retries the write).
+            log.exception("amqp: could not write messages to the store")
+            failed = True
+        if self.confirming:
             channels, self.confirming = self.confirming, set()
             for channel in channels:
-                channel.send_confirms()
-        else:
-            self.messaging.sync()
+                channel.send_confirms(failed=failed)
 
     # -- handshake ----------------------------------------------------------------------
 

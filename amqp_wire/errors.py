@@ -141,6 +141,19 @@ def _text(reason: Reason, d: dict) -> tuple[ReplyCode, str]:
                 f"Invalid x-match field type {d['type']} (value {value!r}); expected longstr")
         return ReplyCode.PRECONDITION_FAILED, (
             f'Invalid x-match field value <<"{value}">>; expected all, any, all-with-x, or any-with-x')
+    if reason is R.ARG_OF_OTHER_QUEUE_TYPE:
+        return ReplyCode.PRECONDITION_FAILED, (
+            f"invalid arg '{d['key']}' for {rs('queue', d['name'], d['vhost'])} of queue type {d['type']}")
+    if reason is R.INVALID_QUEUE_PROPERTY:
+        return ReplyCode.PRECONDITION_FAILED, f"invalid property '{d['property']}' for {rs('queue', d['name'], d['vhost'])}"
+    if reason is R.SERVER_NAMED_NOT_ALLOWED:
+        return ReplyCode.PRECONDITION_FAILED, f"Cannot declare a server-named queue for type {d['type']}"
+    if reason is R.GET_ON_SINGLE_ACTIVE_QUORUM:
+        return ReplyCode.RESOURCE_LOCKED, (
+            f"cannot obtain access to locked {rs('queue', d['name'], d['vhost'])}. basic.get operations "
+            "are not supported by quorum queues with single active consumer")
+    if reason is R.VOLATILE_QUEUE_BIND:
+        return ReplyCode.ACCESS_REFUSED, "cannot bind or unbind to a volatile (direct reply-to) queue"
     if reason is R.NAME_PREFIX_TOO_LONG:
         return ReplyCode.PRECONDITION_FAILED, f"Queue name prefix '{d['prefix']}' exceeds the 64-byte limit"
     raise KeyError(reason)

@@ -9,8 +9,9 @@ The tags are RabbitMQ's (the 0-9-1 errata table, `rabbit_binary_parser:parse_fie
 
 pamqp decodes tables to plain Python values and drops the tags, and reads a timestamp
 above 2^32 as milliseconds; RabbitMQ's argument checks and texts need the tags
-(engine/messaging/fields.py), so this module decodes tables itself. Encoding (only for
-connection.start server properties) is left to pamqp.
+(engine/messaging/fields.py), so this module decodes tables itself, and encodes the
+tables the broker writes into messages (x-death, a removed BCC header) with the same tags.
+Connection.start's server properties are left to pamqp.
 """
 
 from __future__ import annotations
@@ -127,3 +128,74 @@ def decode_table_body(data: bytes | memoryview, pos: int, end: int) -> dict[str,
     if pos != end:
         raise TableError("field value runs past the table")
     return table
+
+
+# -- encoding ---------------------------------------------------------------------------
+# Used where the broker writes headers itself (x-death and friends, a BCC header removed):
+# every value keeps the type tag it came with.
+
+_TAGS = {
+    FieldKind.BOOL: b"t", FieldKind.BYTE: b"b", FieldKind.UNSIGNEDBYTE: b"B", FieldKind.SHORT: b"s",
+    FieldKind.UNSIGNEDSHORT: b"u", FieldKind.SIGNEDINT: b"I", FieldKind.UNSIGNEDINT: b"i", FieldKind.LONG: b"l",
+    FieldKind.FLOAT: b"f", FieldKind.DOUBLE: b"d", FieldKind.DECIMAL: b"D", FieldKind.LONGSTR: b"S",
+    FieldKind.BINARY: b"x", FieldKind.TIMESTAMP: b"T", FieldKind.TABLE: b"F", FieldKind.ARRAY: b"A",
+    FieldKind.VOID: b"V",
+}
+
+
+def _encode_value(field: Field, out: list[bytes]) -> None:
+    kind, value = field.kind, field.value
+    out.append(_TAGS[kind])
+    if kind is FieldKind.LONGSTR or kind is FieldKind.BINARY:
+        data = bytes(value)
+        out.append(_U32.pack(len(data)))
+        out.append(data)
+    elif kind is FieldKind.LONG:
+        out.append(_I64.pack(value))
+    elif kind is FieldKind.SIGNEDINT:
+        out.append(_I32.pack(value))
+    elif kind is FieldKind.UNSIGNEDINT:
+        out.append(_U32.pack(value))
+    elif kind is FieldKind.BOOL:
+        out.append(b"\x01" if value else b"\x00")
+    elif kind is FieldKind.BYTE:
+        out.append(_I8.pack(value))
+    elif kind is FieldKind.UNSIGNEDBYTE:
+        out.append(_U8.pack(value))
+    elif kind is FieldKind.SHORT:
+        out.append(_I16.pack(value))
+    elif kind is FieldKind.UNSIGNEDSHORT:
+        out.append(_U16.pack(value))
+    elif kind is FieldKind.FLOAT:
+        out.append(_F32.pack(value))
+    elif kind is FieldKind.DOUBLE:
+        out.append(_F64.pack(value))
+    elif kind is FieldKind.DECIMAL:
+        sign, digits, exponent = decimal.Decimal(value).as_tuple()
+        raw = int("".join(map(str, digits)) or "0") * (-1 if sign else 1)
+        out.append(_U8.pack(max(-int(exponent), 0)))
+        out.append(_I32.pack(raw))
+    elif kind is FieldKind.TIMESTAMP:
+        out.append(_U64.pack(value))
+    elif kind is FieldKind.TABLE:
+        out.append(encode_table(value))
+    elif kind is FieldKind.ARRAY:
+        items: list[bytes] = []
+        for item in value:
+            _encode_value(item, items)
+        data = b"".join(items)
+        out.append(_U32.pack(len(data)))
+        out.append(data)
+    # VOID: the tag alone
+
+
+def encode_table(table: dict[str, Field]) -> bytes:
+    """A length-prefixed field table (the inverse of decode_table, type tags kept)."""
+    out: list[bytes] = []
+    for key, field in table.items():
+        name = key.encode()
+        out.append(_U8.pack(len(name)))
+        out.append(name)
+        _encode_value(field, out)
+    data = b"".join(out)
+    return _U32.pack(len(data)) + data

@@ -12,15 +12,25 @@ properties in flag order. basic's 14 properties, highest bit first:
 
 The broker keeps the flags-and-values bytes as they came (so all 14 properties and every
 field-table type round-trip byte for byte) and reads, by skipping over the rest, only
-delivery-mode, priority, expiration, user-id and, for headers exchanges, headers.
+delivery-mode, priority, expiration, user-id, whether reply-to asks for direct reply-to
+and, for headers exchanges and the CC/BCC headers, headers.
+
+It rewrites a property list only where RabbitMQ changes the message: the BCC header is
+removed before the message is stored (docs/sender-selected.md), `reply_to =
+amq.rabbitmq.reply-to` becomes the channel's own reply name, and on delivery a message
+with a dead-letter history or a quorum delivery count gets its `x-death`,
+`x-first-death-*`, `x-last-death-*` and `x-delivery-count` headers and loses its
+expiration (`mc_amqpl:protocol_state/2`, RabbitMQ 4.x: the history is rendered over any
+`x-death` the publisher set, and the headers come out sorted by name).
 """
 
 from __future__ import annotations
 
 import struct
 
-from engine.messaging.fields import Field
-from amqp_wire.fieldtable import decode_table
+from engine.messaging.deaths import Deaths
+from engine.messaging.fields import Field, FieldKind
+from amqp_wire.fieldtable import decode_table, encode_table
 
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
@@ -37,6 +47,9 @@ F_MESSAGE_ID = 1 << 7
 F_TIMESTAMP = 1 << 6
 F_TYPE = 1 << 5
 F_USER_ID = 1 << 4
+F_APP_ID = 1 << 3
+F_CLUSTER_ID = 1 << 2
+FAST_REPLY_TO = b"amq.rabbitmq.reply-to"
 
 
 class PropertiesError(ValueError):
@@ -46,7 +59,7 @@ class PropertiesError(ValueError):
 class Scan:
     """What the broker reads from one message's properties."""
 
-    __slots__ = ("delivery_mode", "priority", "expiration", "user_id", "headers_at")
+    __slots__ = ("delivery_mode", "priority", "expiration", "user_id", "headers_at", "fast_reply")
 
     def __init__(self) -> None:
         self.delivery_mode = 0
@@ -54,6 +67,7 @@ class Scan:
         self.expiration: bytes | None = None
         self.user_id: bytes | None = None
         self.headers_at = -1  # offset of the headers table in the property bytes, or -1
+        self.fast_reply = False  # reply-to is exactly "amq.rabbitmq.reply-to"
 
 
 def scan(props: bytes) -> Scan:
@@ -83,14 +97,17 @@ def scan(props: bytes) -> Scan:
         if flags & F_PRIORITY:
             result.priority = props[pos]
             pos += 1
-        if not flags & (F_EXPIRATION | F_USER_ID):
+        if not flags & (F_EXPIRATION | F_USER_ID | F_REPLY_TO):
             if pos > len(props):
                 raise PropertiesError("properties run past the content header")
             return result
         if flags & F_CORRELATION_ID:
             pos += 1 + props[pos]
         if flags & F_REPLY_TO:
-            pos += 1 + props[pos]
+            n = props[pos]
+            if n == 21 and props[pos + 1: pos + 22] == FAST_REPLY_TO:
+                result.fast_reply = True
+            pos += 1 + n
         if flags & F_EXPIRATION:
             n = props[pos]
             result.expiration = props[pos + 1: pos + 1 + n]
@@ -112,8 +129,138 @@ def scan(props: bytes) -> Scan:
     return result
 
 
+def headers_from_properties(props: bytes) -> dict[str, Field] | None:
+    return headers_of(props, scan(props).headers_at)
+
+
 def headers_of(props: bytes, headers_at: int) -> dict[str, Field] | None:
     if headers_at < 0:
         return None
     table, _ = decode_table(props, headers_at)
     return table
+
+
+# -- rewriting --------------------------------------------------------------------------
+
+# Value encodings by flag bit: s shortstr, t table, o octet, q u64.
+_KINDS = ((15, "s"), (14, "s"), (13, "t"), (12, "o"), (11, "o"), (10, "s"), (9, "s"), (8, "s"), (7, "s"),
+          (6, "q"), (5, "s"), (4, "s"), (3, "s"), (2, "s"))
+_KEEP = object()
+
+
+def _split(props: bytes) -> tuple[int, dict[int, bytes], bytes]:
+    """(first flag word, {bit: encoded value}, raw tail after basic's 14 properties)."""
+    try:
+        (flags,) = _U16.unpack_from(props, 0)
+        pos = 2
+        extra = b""
+        if flags & 1:
+            start = pos
+            while True:
+                (more,) = _U16.unpack_from(props, pos)
+                pos += 2
+                if not more & 1:
+                    break
+            extra = props[start:pos]
+        values: dict[int, bytes] = {}
+        for bit, kind in _KINDS:
+            if not flags & (1 << bit):
+                continue
+            if kind == "s":
+                end = pos + 1 + props[pos]
+            elif kind == "t":
+                end = pos + 4 + _U32.unpack_from(props, pos)[0]
+            elif kind == "o":
+                end = pos + 1
+            else:
+                end = pos + 8
+            if end > len(props):
+                raise PropertiesError("properties run past the content header")
+            values[bit] = props[pos:end]
+            pos = end
+    except (IndexError, struct.error):
+        raise PropertiesError("truncated content header properties") from None
+    return flags, values, extra + props[pos:]
+
+
+def rewrite(props: bytes, *, headers=_KEEP, drop_expiration: bool = False, reply_to: bytes | None = None) -> bytes:
+    """The property list with headers replaced (None removes them), expiration dropped, reply-to set."""
+    flags, values, tail = _split(props)
+    if headers is not _KEEP:
+        if headers:
+            values[13] = encode_table(headers)
+        else:
+            values.pop(13, None)
+    if drop_expiration:
+        values.pop(8, None)
+    if reply_to is not None:
+        values[9] = bytes((len(reply_to),)) + reply_to
+    flags = (flags & 1) | sum(1 << bit for bit in values)
+    return _U16.pack(flags) + b"".join(values[bit] for bit, _ in _KINDS if bit in values) + tail
+
+
+def sender_selected(props: bytes, headers_at: int) -> tuple[tuple[str, ...], tuple[str, ...], bytes]:
+    """(CC keys, BCC keys, properties without the BCC header) of a message whose headers may name them.
+
+    CC and BCC must be arrays; their longstr items are routing keys, others are skipped
+    (`rabbit_basic:header_routes/1`). Any other type is refused: ValueError carrying
+    RabbitMQ's error term.
+    """
+    table = headers_of(props, headers_at) or {}
+    keys: list[tuple[str, ...]] = []
+    for name in ("CC", "BCC"):
+        field = table.get(name)
+        if field is None:
+            keys.append(())
+        elif field.kind is FieldKind.ARRAY:
+            keys.append(tuple(bytes(item.value).decode("utf-8", "replace")
+                              for item in field.value if item.kind is FieldKind.LONGSTR))
+        else:
+            raise ValueError(f'{{unacceptable_type_in_header,"{name}",{field.kind}}}')
+    if "BCC" in table:
+        del table["BCC"]
+        props = rewrite(props, headers=table or None)
+    return keys[0], keys[1], props
+
+
+def _longstr(text: str) -> Field:
+    return Field(FieldKind.LONGSTR, text.encode())
+
+
+def _death_headers(deaths: Deaths) -> dict[str, Field]:
+    tables = []
+    for death in deaths.records:
+        table: dict[str, Field] = {}
+        if death.ttl is not None:
+            table["original-expiration"] = _longstr(str(death.ttl))
+        table["count"] = Field(FieldKind.LONG, death.count)
+        table["reason"] = _longstr(str(death.reason))
+        table["queue"] = _longstr(death.queue)
+        table["time"] = Field(FieldKind.TIMESTAMP, death.first_time_ms // 1000)
+        table["exchange"] = _longstr(death.exchange)
+        table["routing-keys"] = Field(FieldKind.ARRAY, [_longstr(k) for k in death.routing_keys])
+        tables.append(Field(FieldKind.TABLE, table))
+    return {
+        "x-death": Field(FieldKind.ARRAY, tables),
+        "x-first-death-exchange": _longstr(deaths.first_exchange),
+        "x-first-death-queue": _longstr(deaths.first_queue),
+        "x-first-death-reason": _longstr(str(deaths.first_reason)),
+        "x-last-death-exchange": _longstr(deaths.last_exchange),
+        "x-last-death-queue": _longstr(deaths.last_queue),
+        "x-last-death-reason": _longstr(str(deaths.last_reason)),
+    }
+
+
+def annotated(props: bytes, deaths: Deaths | None, delivery_count: int) -> bytes:
+    """The properties a message is delivered with when the broker annotated it (see module docstring)."""
+    flags, values, _tail = _split(props)
+    table = {}
+    if 13 in values:
+        table, _ = decode_table(values[13], 0)
+    added: dict[str, Field] = {}
+    if deaths is not None:
+        added.update(_death_headers(deaths))
+    if delivery_count:
+        added["x-delivery-count"] = Field(FieldKind.LONG, delivery_count)
+    table.update(added)
+    return rewrite(props, headers=dict(sorted(table.items())), drop_expiration=deaths is not None)

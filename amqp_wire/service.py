@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from amqp_wire.connection import Session, State
 from amqp_wire.errors import ReplyCode
 from amqp_wire.handlers import load_all
+from amqp_wire.properties import headers_from_properties
 
 load_all()
 
@@ -28,6 +29,7 @@ class AmqpSettings:
     frame_max: int = 131072
     channel_max: int = 2047
     heartbeat: int = 60
+    consumer_timeout_ms: int = 1_800_000  # RabbitMQ's consumer_timeout: 30 minutes
 
 
 class AmqpService:
@@ -35,6 +37,8 @@ class AmqpService:
         self.engine = engine
         self.settings = settings
         self.sessions: set[Session] = set()
+        # Dead-lettering through a headers exchange reads the message's AMQP headers.
+        engine.messaging.headers_decoder = headers_from_properties
 
     def new_session(self, link) -> Session:
         session = _TrackedSession(self, link)

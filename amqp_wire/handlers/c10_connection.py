@@ -38,14 +38,16 @@ VERSION = "0.1.0"
 MECHANISMS = "PLAIN AMQPLAIN"
 FRAME_MIN_SIZE = 4096  # AMQP 0-9-1 §4.2.1 / rabbit_framing: frame_max may not be lower
 # Only what is implemented (shared/reference/rabbitmq-behaviour.md §1.1). Not yet:
-# connection.blocked, consumer_priorities, direct_reply_to.
+# connection.blocked (no resource alarms are raised).
 CAPABILITIES = {
     "publisher_confirms": True,
     "exchange_exchange_bindings": True,
     "basic.nack": True,
     "consumer_cancel_notify": True,
+    "consumer_priorities": True,
     "authentication_failure_close": True,
     "per_consumer_qos": True,
+    "direct_reply_to": True,
 }
 
 

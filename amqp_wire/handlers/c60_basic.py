@@ -25,23 +25,37 @@ Served with RabbitMQ's semantics (`rabbit_channel`):
 - recover / recover-async with requeue=true requeue every unacked delivery of the
   channel; requeue=false is 540 "requeue=false" as in RabbitMQ.
 
-Not done (issue 5): consumer priorities (`x-priority` is refused with 406 rather than
-ignored), direct reply-to (`amq.rabbitmq.reply-to` is not special yet).
+- consume arguments (`rabbit_amqqueue:check_consume_arguments/3`): `x-priority` (any
+  integer; 406 "invalid arg 'x-priority' for queue 'q' in vhost '/': \"expected
+  integer, got longstr\"" otherwise) sets the consumer priority; `x-consumer-timeout`
+  (quorum queues) its ack timeout; a key only another queue type knows
+  (`x-stream-offset` on a classic queue) is 406 "... of queue type rabbit_classic_queue".
+- global QoS on a quorum queue is 540 "queue 'q' in vhost '/' does not support global
+  qos" (a connection error, as RabbitMQ raises it); basic.get on a quorum queue with
+  single active consumer is 405.
+- direct reply-to: basic.consume on `amq.rabbitmq.reply-to` must be no-ack (406 "reply
+  consumer cannot acknowledge") and once per channel (406 "reply consumer already set");
+  the consumer gets the replies sent to the channel's `amq.rabbitmq.reply-to.<suffix>`
+  name (engine/messaging/reply.py); basic.cancel of its tag ends it.
 """
 
 from __future__ import annotations
 
+import time
+
 from pamqp import commands
 
-from engine.messaging import server_name
+from engine.messaging import QueueType, server_name
+from engine.messaging.fields import INTEGER_KINDS
 
 from amqp_wire import frames
 from amqp_wire.consumer import WireConsumer
 from amqp_wire.errors import AmqpError, ReplyCode, rs
 from amqp_wire.handlers import channel_method
 from amqp_wire.handlers.c50_queue import queue_name
+from amqp_wire.properties import annotated
 
-UNSUPPORTED_CONSUMER_ARGS = ("x-priority",)
+REPLY_TO = "amq.rabbitmq.reply-to"
 
 
 @channel_method(commands.Basic.Qos)
@@ -60,22 +74,53 @@ def qos(channel, method) -> None:
 @channel_method(commands.Basic.Consume)
 def consume(channel, method) -> None:
     session = channel.session
+    if method.queue == REPLY_TO:
+        _consume_replies(channel, method)
+        return
     name = queue_name(channel, method.queue)
     queue = session.vhost.queue(name, owner=session)
     tag = method.consumer_tag or server_name("amq.ctag")
     if tag in channel.consumers:
         raise AmqpError(ReplyCode.NOT_ALLOWED, f"attempt to reuse consumer tag '{tag}'")
-    for key in UNSUPPORTED_CONSUMER_ARGS:
-        if key in (method.arguments or {}):
-            raise AmqpError(ReplyCode.PRECONDITION_FAILED, (
-                f"invalid arg '{key}' for {rs('queue', name, session.vhost_name)}: not yet supported by mqgateway"))
+    arguments = method.arguments or {}
+    session.vhost.check_consume(queue, arguments)
+    if queue.type is QueueType.QUORUM and channel.global_limit:
+        raise AmqpError(ReplyCode.NOT_IMPLEMENTED,
+                        f"{rs('queue', queue.name, session.vhost_name)} does not support global qos")
+    priority = arguments.get("x-priority")
+    timeout = arguments.get("x-consumer-timeout") if queue.type is QueueType.QUORUM else None
     consumer = WireConsumer(tag, channel, queue, no_ack=method.no_ack, exclusive=method.exclusive,
-                            limit=channel.prefetch)
+                            limit=channel.prefetch, priority=int(priority.value) if priority is not None else 0,
+                            timeout=_positive_int(timeout))
     queue.add_consumer(consumer, exclusive=method.exclusive)
     channel.consumers[tag] = consumer
     if not method.nowait:
         session.send_method(channel.id, frames.build(commands.Basic.ConsumeOk, consumer_tag=tag))
     queue.dispatch()
+
+
+def _positive_int(field) -> int:
+    if field is None or field.kind not in INTEGER_KINDS or field.value <= 0:
+        return 0
+    return int(field.value)
+
+
+def _consume_replies(channel, method) -> None:
+    """basic.consume on amq.rabbitmq.reply-to (rabbit_channel's reply consumer clause)."""
+    session = channel.session
+    tag = method.consumer_tag or server_name("amq.ctag")
+    if tag in channel.consumers:
+        raise AmqpError(ReplyCode.NOT_ALLOWED, f"attempt to reuse consumer tag '{tag}'")
+    if not method.no_ack:
+        raise AmqpError(ReplyCode.PRECONDITION_FAILED, "reply consumer cannot acknowledge")
+    if channel.reply_consumer is not None:
+        raise AmqpError(ReplyCode.PRECONDITION_FAILED, "reply consumer already set")
+    consumer = WireConsumer(tag, channel, None, no_ack=True, exclusive=False, limit=0)
+    consumer.queue = session.vhost.open_reply_queue(consumer)
+    channel.reply_consumer = consumer
+    channel.consumers[tag] = consumer
+    if not method.nowait:
+        session.send_method(channel.id, frames.build(commands.Basic.ConsumeOk, consumer_tag=tag))
 
 
 @channel_method(commands.Basic.Cancel)
@@ -86,6 +131,8 @@ def cancel(channel, method) -> None:
                                                              consumer_tag=method.consumer_tag))
     if consumer is not None:
         consumer.cancelled = True
+        if channel.reply_consumer is consumer:
+            channel.reply_consumer = None
         consumer.queue.remove_consumer(consumer)
 
 
@@ -98,6 +145,7 @@ def cancel_ok(channel, method) -> None:
 def get(channel, method) -> None:
     session = channel.session
     queue = session.vhost.queue(queue_name(channel, method.queue), owner=session)
+    queue.check_get()
     got = queue.get(no_ack=method.no_ack)
     if got is None:
         session.send_method(channel.id, frames.build(commands.Basic.GetEmpty))
@@ -105,12 +153,17 @@ def get(channel, method) -> None:
     entry, message = got
     tag = channel.take_tag()
     if not method.no_ack:
-        channel.unacked[tag] = (queue, entry, None)
+        channel.unacked[tag] = (queue, entry, None, time.monotonic())
+        if channel.timeout_timer is None:
+            channel.arm_timeout(channel.timeout_of(queue, None) / 1000.0)
+    props = message.properties
+    if message.deaths is not None or entry.deliveries:
+        props = annotated(props, message.deaths, entry.deliveries)
     session.send(b"".join([
         frames.method_frame(channel.id, frames.build(
             commands.Basic.GetOk, delivery_tag=tag, redelivered=entry.redelivered, exchange=message.exchange,
             routing_key=message.routing_key, message_count=queue.message_count)),
-        *frames.content_frames(channel.id, message.properties, message.body, session.frame_max),
+        *frames.content_frames(channel.id, props, message.body, session.frame_max),
     ]))
 
 

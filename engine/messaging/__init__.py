@@ -4,6 +4,8 @@ What the AMQP wire layer (and later others) drive: `Messaging` (engine.messaging
 by the Engine as `engine.messaging`.
 """
 
+from engine.messaging.arguments import Overflow, QueueConfig, QueueType
+from engine.messaging.deaths import Death, DeathReason, Deaths
 from engine.messaging.errors import Reason
 from engine.messaging.exchange import Exchange
 from engine.messaging.fields import Field, FieldKind
@@ -15,12 +17,14 @@ from engine.messaging.types import (
     ExchangeSpec,
     ExchangeType,
     Message,
+    PublishResult,
     QueueSpec,
     QueueStatus,
 )
 from engine.messaging.vhost import VHost, server_name
 
 __all__ = [
-    "Consumer", "DEFAULT_VHOST", "Entry", "Exchange", "ExchangeSpec", "ExchangeType", "Field", "FieldKind",
-    "Message", "Messaging", "Queue", "QueueSpec", "QueueStatus", "Reason", "VHost", "server_name",
+    "Consumer", "DEFAULT_VHOST", "Death", "DeathReason", "Deaths", "Entry", "Exchange", "ExchangeSpec",
+    "ExchangeType", "Field", "FieldKind", "Message", "Messaging", "Overflow", "PublishResult", "Queue",
+    "QueueConfig", "QueueSpec", "QueueStatus", "QueueType", "Reason", "VHost", "server_name",
 ]

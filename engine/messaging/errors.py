@@ -34,6 +34,11 @@ class Reason(enum.Enum):
     QUEUE_NOT_EMPTY = "queue {name!r} is not empty"
     INVALID_X_MATCH = "invalid x-match value {value!r}"
     NAME_PREFIX_TOO_LONG = "queue name prefix {prefix!r} is longer than 64 bytes"
+    ARG_OF_OTHER_QUEUE_TYPE = "argument {key} of queue {name!r} belongs to another queue type than {type}"
+    INVALID_QUEUE_PROPERTY = "queue {name!r} of type {type} cannot be {property}"
+    SERVER_NAMED_NOT_ALLOWED = "a server-named queue cannot be of type {type}"
+    GET_ON_SINGLE_ACTIVE_QUORUM = "basic.get is not supported on quorum queue {name!r} with single active consumer"
+    VOLATILE_QUEUE_BIND = "the direct reply-to queue {name!r} cannot be bound"
 
 
 def fail(error_class: type[EngineError], reason: Reason, /, **detail: Any) -> EngineError:

@@ -14,6 +14,15 @@ RabbitMQ. With no directory (the engine's memory backend) nothing touches the di
 segment). The wire layer calls it after handling a batch of input and before sending the
 publisher confirms for that batch: many appends, one write, then all their acks
 (DESIGN.md §2, group commit).
+
+Timers of the queues (head-of-queue expiry, `x-expires`) run on the engine clock through
+one `Deadlines` heap (engine/groups/timers.py): armed on the event loop when one runs,
+driven by hand with `run_due()` in tests on a FakeClock.
+
+`headers_decoder` is the one piece of a wire format the engine may need: a function from
+a message's raw properties to its headers table, used when a dead-lettered message is
+routed through a headers exchange (the publish path gets the headers from the wire
+directly). The AMQP service installs it; without it such routing sees no headers.
 """
 
 from __future__ import annotations
@@ -21,16 +30,17 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from engine.clock import Clock, SystemClock
+from engine.groups.timers import Deadlines
 from engine.messaging.definitions import Definitions, FileDefinitions, MemoryDefinitions
 from engine.messaging.errors import NotFound, Reason, fail
 from engine.messaging.exchange import Exchange
 from engine.messaging.fields import table_from_json
 from engine.messaging.queue import DEFAULT_RAM_BUDGET, Queue
 from engine.messaging.segments import QueueStore, remove_tree
-from engine.messaging.types import ExchangeType
+from engine.messaging.types import ExchangeType, Message
 from engine.messaging.vhost import VHost
 
 log = logging.getLogger("mqgateway.messaging")
@@ -52,6 +62,8 @@ class Messaging:
         self._definitions: Definitions = MemoryDefinitions()
         self._dirty: list[QueueStore] = []
         self._recovering = False
+        self._deadlines = Deadlines(self.clock, self._due)
+        self.headers_decoder: Callable[[bytes], Mapping | None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -86,6 +98,7 @@ class Messaging:
                 vhost.queues[queue.name] = queue
                 keep.add(queue.id)
                 if queue.store is not None:
+                    queue.delivered_seq = queue.store.load_delivered()
                     for entry, message in queue.store.recover():
                         queue.restore(entry, message)
             elif op == "bind":
@@ -101,10 +114,14 @@ class Messaging:
             for child in queues_dir.iterdir():
                 if child.name not in keep:
                     remove_tree(child)
+        for vhost in self.vhosts.values():
+            for queue in vhost.queues.values():
+                queue.recovered()
         recovered = sum(q.message_count for v in self.vhosts.values() for q in v.queues.values())
         log.info("messaging: recovered %d queues, %d messages", len(keep), recovered)
 
     def close(self) -> None:
+        self._deadlines.close()
         self.sync()
         for vhost in self.vhosts.values():
             for queue in vhost.queues.values():
@@ -126,7 +143,26 @@ class Messaging:
             store = QueueStore(self.directory / "queues" / queue_id, self._mark_dirty)
         return Queue(name, vhost=vhost.name, durable=durable, auto_delete=auto_delete, owner=owner,
                      arguments=arguments, store=store, ram_budget=self.ram_budget_per_queue, queue_id=queue_id,
-                     on_unused=vhost.delete_queue)
+                     on_unused=vhost.delete_queue, host=vhost)
+
+    # -- timers -------------------------------------------------------------------------
+
+    def schedule(self, queue: Queue, kind: str, delay_ms: float) -> None:
+        self._deadlines.at(self.clock.monotonic() + max(delay_ms, 0.0) / 1000.0, (queue, kind))
+
+    def _due(self, key) -> None:
+        queue, kind = key
+        queue.on_timer(kind)
+
+    def run_due(self) -> None:
+        """Runs the queue timers that are due on the engine clock (tests, after FakeClock.advance)."""
+        self._deadlines.run_due()
+
+    def headers_source(self, message: Message):
+        decoder = self.headers_decoder
+        if decoder is None:
+            return None
+        return lambda: decoder(message.properties)
 
     def _mark_dirty(self, store: QueueStore) -> None:
         self._dirty.append(store)
@@ -144,8 +180,15 @@ class Messaging:
         if not self._dirty:
             return
         dirty, self._dirty = self._dirty, []
+        failure: OSError | None = None
         for store in dirty:
-            store.flush()
+            try:
+                store.flush()
+            except OSError as err:
+                failure = err
+                store.mark_dirty()  # still holds what it could not write: retried by the next sync
+        if failure is not None:
+            raise failure
 
     def owner_closed(self, owner: object) -> None:
         for vhost in self.vhosts.values():

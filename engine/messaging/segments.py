@@ -10,10 +10,24 @@ a run of records:
                   0x80 removed (acked, purged, or discarded)
     5       4     CRC-32 of bytes 9 .. 4+L
     9       8     the entry's sequence number in its queue (u64)
-    17      2     exchange name length E, then E bytes (UTF-8)
-    19+E    2     routing key length R, then R bytes
+    17      2     exchange name length E (bit 15: an extension follows the name), then E bytes (UTF-8)
+    [19+E   4     extension length X, then X bytes of JSON, only when bit 15 was set]
+    ..      2     routing key length R, then R bytes
     ..      4     properties length P, then P bytes (the raw content-header property list)
     ..      rest  body
+
+The extension carries what the engine knows about the message beyond its protocol bytes,
+only for messages that have any (exchange names are at most 255 bytes, so bit 15 of their
+length is free and old records read unchanged): `e` the entry's expiry (wall-clock ms),
+`p` priority, `t` the message's own TTL, `cc` / `bcc` sender-selected keys, `d` the
+dead-letter history (engine/messaging/deaths.py).
+
+Beside the segments, `delivered` holds the highest sequence number ever delivered from
+the queue (u64, rewritten in place when it moved, at flush time): recovered messages at
+or below it come back with `redelivered` set, as a classic queue's index does
+(`rabbit_queue_index` journals deliveries). Deliveries are in sequence order except for
+requeued messages (already below the mark) and priority queues (where the mark may
+flag a message that was not delivered yet: redelivered is a hint, AMQP 0-9-1 §1.8.3.2).
 
 Removing a record rewrites its one state byte where it lies (`os.pwrite`), so no separate
 ack journal has to be compacted against the records. A segment whose records are all
@@ -29,12 +43,14 @@ the platter (fsync) is the `fsync` policy's business (issue 8).
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import zlib
 from pathlib import Path
 from typing import Callable, Iterator
 
+from engine.messaging.deaths import Deaths
 from engine.messaging.types import Entry, Message
 
 SEGMENT_BYTES = 8 * 1024 * 1024
@@ -46,6 +62,9 @@ _SEQ_EX = struct.Struct(">QH")
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _STATE_REMOVED = bytes([REMOVED])
+_U64 = struct.Struct(">Q")
+EXTENDED = 0x8000
+DELIVERED_FILE = "delivered"
 
 
 class Segment:
@@ -96,26 +115,59 @@ class Segment:
             self.fd = -1
 
 
-def encode_record(seq: int, message: Message, state: int) -> bytes:
+def _extension(entry: Entry, message: Message) -> bytes:
+    ext: dict = {}
+    if entry.expires:
+        ext["e"] = entry.expires
+    if message.priority:
+        ext["p"] = message.priority
+    if message.expiration_ms is not None:
+        ext["t"] = message.expiration_ms
+    if message.cc:
+        ext["cc"] = list(message.cc)
+    if message.bcc:
+        ext["bcc"] = list(message.bcc)
+    if message.deaths is not None:
+        ext["d"] = message.deaths.to_json()
+    return json.dumps(ext, separators=(",", ":")).encode() if ext else b""
+
+
+def encode_record(entry: Entry, message: Message, state: int) -> bytes:
     ex = message.exchange.encode()
     rk = message.routing_key.encode()
     props = message.properties
-    rest = b"".join((
-        _SEQ_EX.pack(seq, len(ex)), ex, _U16.pack(len(rk)), rk, _U32.pack(len(props)), props, message.body,
-    ))
+    ext = b""
+    if entry.expires or message.priority or message.expiration_ms is not None or message.cc or message.bcc \
+            or message.deaths is not None:
+        ext = _extension(entry, message)
+    if ext:
+        head = b"".join((_SEQ_EX.pack(entry.seq, len(ex) | EXTENDED), ex, _U32.pack(len(ext)), ext))
+    else:
+        head = b"".join((_SEQ_EX.pack(entry.seq, len(ex)), ex))
+    rest = b"".join((head, _U16.pack(len(rk)), rk, _U32.pack(len(props)), props, message.body))
     return _HEAD.pack(len(rest) + 5, state, zlib.crc32(rest)) + rest
 
 
-def decode_record(record: bytes | memoryview) -> tuple[int, int, Message | None]:
-    """(state, seq, message) of one whole record; message None when it does not check."""
+def decode_record(record: bytes | memoryview) -> tuple[int, int, Message | None, int]:
+    """(state, seq, message, expires) of one whole record; message None when it does not check."""
     length, state, crc = _HEAD.unpack_from(record, 0)
     rest = memoryview(record)[9: 4 + length]
     if zlib.crc32(rest) != crc:
-        return state, 0, None
+        return state, 0, None, 0
     seq, ex_len = _SEQ_EX.unpack_from(rest, 0)
     pos = 10
-    exchange = bytes(rest[pos: pos + ex_len]).decode()
-    pos += ex_len
+    ext: dict = {}
+    if ex_len & EXTENDED:
+        ex_len &= ~EXTENDED
+        exchange = bytes(rest[pos: pos + ex_len]).decode()
+        pos += ex_len
+        (x_len,) = _U32.unpack_from(rest, pos)
+        pos += 4
+        ext = json.loads(bytes(rest[pos: pos + x_len]))
+        pos += x_len
+    else:
+        exchange = bytes(rest[pos: pos + ex_len]).decode()
+        pos += ex_len
     (rk_len,) = _U16.unpack_from(rest, pos)
     pos += 2
     routing_key = bytes(rest[pos: pos + rk_len]).decode()
@@ -124,7 +176,15 @@ def decode_record(record: bytes | memoryview) -> tuple[int, int, Message | None]
     pos += 4
     properties = bytes(rest[pos: pos + p_len])
     body = bytes(rest[pos + p_len:])
-    return state, seq, Message(exchange, routing_key, properties, body, persistent=state == LIVE_PERSISTENT)
+    message = Message(exchange, routing_key, properties, body, persistent=state == LIVE_PERSISTENT)
+    if ext:
+        message.priority = ext.get("p", 0)
+        message.expiration_ms = ext.get("t")
+        message.cc = tuple(ext.get("cc", ()))
+        message.bcc = tuple(ext.get("bcc", ()))
+        if "d" in ext:
+            message.deaths = Deaths.from_json(ext["d"])
+    return state, seq, message, ext.get("e", 0)
 
 
 class QueueStore:
@@ -136,11 +196,14 @@ class QueueStore:
         self._segments: dict[int, Segment] = {}
         self._current: Segment | None = None
         self._dirty = False
+        self._delivered = 0  # highest sequence number delivered
+        self._delivered_written = 0
+        self._delivered_fd = -1
 
     # -- writing ------------------------------------------------------------------------
 
     def append(self, entry: Entry, message: Message, persistent: bool) -> None:
-        record = encode_record(entry.seq, message, LIVE_PERSISTENT if persistent else LIVE_TRANSIENT)
+        record = encode_record(entry, message, LIVE_PERSISTENT if persistent else LIVE_TRANSIENT)
         seg = self._current
         if seg is None or seg.end + len(record) > SEGMENT_BYTES and seg.end > 0:
             seg = self._roll()
@@ -162,10 +225,32 @@ class QueueStore:
         if seg.live <= 0 and seg is not self._current:
             self._drop(seg)
 
+    def mark_dirty(self) -> None:
+        if not self._dirty:
+            self._dirty = True
+            self._on_dirty(self)
+
+    def note_delivered(self, seq: int) -> None:
+        """Entries up to `seq` have been delivered; written with the next flush."""
+        self._delivered = seq
+        if not self._dirty:
+            self._dirty = True
+            self._on_dirty(self)
+
+    def load_delivered(self) -> int:
+        try:
+            data = (self.directory / DELIVERED_FILE).read_bytes()
+        except OSError:
+            return 0
+        if len(data) < 8:
+            return 0
+        self._delivered = self._delivered_written = _U64.unpack_from(data)[0]
+        return self._delivered
+
     def read(self, entry: Entry) -> Message:
         seg = entry.segment
         assert seg is not None, "a paged-out entry always has a record"
-        state, _seq, message = decode_record(seg.read(entry.offset))
+        state, _seq, message, _expires = decode_record(seg.read(entry.offset))
         if message is None:
             raise OSError(f"corrupt record at {seg.path}:{entry.offset}")
         return message
@@ -174,6 +259,16 @@ class QueueStore:
         self._dirty = False
         for seg in self._segments.values():
             seg.flush()
+        if self._delivered != self._delivered_written and self._segments:
+            if self._delivered_fd < 0:
+                self._delivered_fd = os.open(self.directory / DELIVERED_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
+            os.pwrite(self._delivered_fd, _U64.pack(self._delivered), 0)
+            self._delivered_written = self._delivered
+
+    def _close_delivered(self) -> None:
+        if self._delivered_fd >= 0:
+            os.close(self._delivered_fd)
+            self._delivered_fd = -1
 
     def _roll(self) -> Segment:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -213,11 +308,15 @@ class QueueStore:
                 (length,) = _U32.unpack_from(data, pos)
                 if length < 5 + 10 or pos + 4 + length > end:
                     break
-                state, seq, message = decode_record(memoryview(data)[pos: pos + 4 + length])
+                try:
+                    state, seq, message, expires = decode_record(memoryview(data)[pos: pos + 4 + length])
+                except (ValueError, UnicodeDecodeError, struct.error):
+                    message = None
                 if message is None:
                     break
                 if state == LIVE_PERSISTENT:
                     entry = Entry(seq, message, len(message.body))
+                    entry.expires = expires
                     entry.segment = seg
                     entry.offset = pos
                     seg.live += 1
@@ -235,6 +334,7 @@ class QueueStore:
 
     def close(self) -> None:
         self.flush()
+        self._close_delivered()
         for seg in self._segments.values():
             seg.close()
         self._segments.clear()
@@ -242,6 +342,7 @@ class QueueStore:
 
     def destroy(self) -> None:
         """Deletes every file of this queue (queue.delete, or a transient queue at start-up)."""
+        self._close_delivered()
         for seg in self._segments.values():
             seg.close()
         self._segments.clear()

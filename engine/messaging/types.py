@@ -9,12 +9,19 @@ A `Message` is what was published and is shared by every queue it was routed to:
 `properties` is the raw encoded property list of the protocol's content header (for AMQP
 0-9-1 the property flags followed by the property values, §4.2.6.1), kept as bytes so the
 message is delivered byte for byte as it was published; the engine reads only what it
-needs, which the wire decodes for it (`persistent`, and for issue 5 `priority` and
-`expiration_ms`).
+needs, which the wire decodes for it (`persistent`, `priority`, `expiration_ms`, and the
+sender-selected routing keys `cc` / `bcc` from the CC and BCC headers).
+
+What the broker adds to a message on its way is kept beside the protocol bytes, never
+written into them (RabbitMQ 4.x's message container does the same: `mc` annotations,
+rendered by `mc_amqpl:protocol_state/2` only when the message is delivered): `deaths`
+(the dead-letter history, engine/messaging/deaths.py) and, per entry, the quorum
+`deliveries` count. A wire layer renders them into its own header format on delivery.
 
 An `Entry` is one message's place in one queue: its sequence number in that queue (the
-requeue order), whether it has been delivered before, and where its record lives on disk
-(if it does).
+requeue order), whether it has been delivered before, where its record lives on disk
+(if it does), and for queues with TTL, priorities or a delivery limit its expiry time,
+priority level and how often it went back to the queue.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import TYPE_CHECKING, Mapping, Protocol
 from engine.messaging.fields import Field
 
 if TYPE_CHECKING:
+    from engine.messaging.deaths import Deaths
     from engine.messaging.queue import Queue
 
 
@@ -62,8 +70,17 @@ class QueueStatus:
     consumer_count: int
 
 
+class PublishResult(enum.IntFlag):
+    """What became of one published message (`VHost.publish`)."""
+
+    UNROUTED = 0
+    ROUTED = 1  # at least one destination took it (or it went to a direct reply-to consumer)
+    REJECTED = 2  # a destination refused it (x-overflow reject-publish): the publisher is nacked
+
+
 class Message:
-    __slots__ = ("exchange", "routing_key", "properties", "body", "persistent", "priority", "expiration_ms")
+    __slots__ = ("exchange", "routing_key", "properties", "body", "persistent", "priority", "expiration_ms",
+                 "cc", "bcc", "deaths")
 
     def __init__(
         self,
@@ -74,6 +91,9 @@ class Message:
         persistent: bool = False,
         priority: int = 0,
         expiration_ms: int | None = None,
+        cc: tuple[str, ...] = (),
+        bcc: tuple[str, ...] = (),
+        deaths: "Deaths | None" = None,
     ) -> None:
         self.exchange = exchange
         self.routing_key = routing_key
@@ -82,10 +102,20 @@ class Message:
         self.persistent = persistent
         self.priority = priority
         self.expiration_ms = expiration_ms
+        self.cc = cc  # CC routing keys (the header stays in the properties)
+        self.bcc = bcc  # BCC routing keys (the wire removed the header before storing)
+        self.deaths = deaths
+
+    @property
+    def routing_keys(self) -> tuple[str, ...]:
+        """Every key the message was routed with: the publish key, then CC, then BCC."""
+        if not self.cc and not self.bcc:
+            return (self.routing_key,)
+        return (self.routing_key, *self.cc, *self.bcc)
 
 
 class Entry:
-    __slots__ = ("seq", "message", "redelivered", "segment", "offset", "size")
+    __slots__ = ("seq", "message", "redelivered", "segment", "offset", "size", "expires", "level", "deliveries")
 
     def __init__(self, seq: int, message: Message | None, size: int) -> None:
         self.seq = seq
@@ -93,7 +123,10 @@ class Entry:
         self.redelivered = False
         self.segment = None  # the on-disk segment holding this entry's record, if any
         self.offset = -1
-        self.size = size  # body bytes, for memory accounting
+        self.size = size  # body bytes, for memory accounting and x-max-length-bytes
+        self.expires = 0  # wall-clock ms after which the entry is dead (0: never)
+        self.level = 0  # priority level in a priority queue
+        self.deliveries = 0  # times it went back to a quorum queue (x-delivery-count)
 
 
 class Consumer(Protocol):
@@ -102,10 +135,12 @@ class Consumer(Protocol):
     `has_credit` says whether one more delivery may be made now (prefetch, channel flow,
     a full socket buffer). `deliver` hands over one message; when `no_ack` the entry is
     already settled. `queue_deleted` tells the consumer its queue is gone (AMQP sends
-    basic.cancel).
+    basic.cancel). `priority` is the consumer priority (AMQP's `x-priority`): a queue
+    delivers to its highest-priority consumers with credit, round-robin among equals.
     """
 
     no_ack: bool
+    priority: int
 
     def has_credit(self) -> bool: ...
 

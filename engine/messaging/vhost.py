@@ -15,7 +15,25 @@ queue.*, `rabbit_amqqueue:assert_equivalence/5`, `rabbit_exchange:assert_equival
 
 Routing (`route`) follows exchange-to-exchange bindings breadth-first, visiting each
 exchange once, and uses an exchange's `alternate-exchange` when that exchange itself
-routes nowhere. The default exchange routes to the queue named by the routing key.
+routes nowhere. The default exchange routes to the queue named by the routing key, and
+to a direct reply-to consumer for `amq.rabbitmq.reply-to.<suffix>` keys
+(engine/messaging/reply.py). A message with sender-selected keys (CC, BCC) is routed
+with each of its keys and goes to the union of the destinations, each once
+(docs/sender-selected.md).
+
+Queue types (engine/messaging/arguments.py): quorum queues must be durable, not
+exclusive and not auto-delete (406 "invalid property 'auto-delete' for queue 'q' in vhost
+'/'", checked in that order: `rabbit_queue_type_util:run_checks`), and neither quorum nor
+stream queues can be server-named (406 "Cannot declare a server-named queue for type
+rabbit_quorum_queue", the text of RabbitMQ 3.10 and 4.x alike).
+
+Dead-lettering (`dead_letter`, `rabbit_dead_letter:publish/5`): the message goes to the
+queue's `x-dead-letter-exchange` (silently dropped when that exchange does not exist)
+with `x-dead-letter-routing-key` as its only key if set, otherwise with all its keys
+(the publish key, CC and BCC); its death is recorded (engine/messaging/deaths.py), its
+own expiration is dropped, and queues that would close a fully automatic dead-letter
+cycle are left out. What the dead-lettered message becomes in each target queue is an
+ordinary publish; a target that refuses it (reject-publish) just does not get it.
 """
 
 from __future__ import annotations
@@ -24,13 +42,28 @@ import base64
 import os
 from typing import TYPE_CHECKING, Hashable, Mapping
 
-from engine.messaging.arguments import check_queue_arguments, queue_arguments_equivalent
+from engine.messaging.arguments import (
+    QueueType,
+    check_consumer_arguments,
+    check_queue_arguments,
+    queue_arguments_equivalent,
+)
+from engine.messaging.deaths import DeathReason, is_cycle, record_death
 from engine.messaging.errors import AccessRefused, NotFound, PreconditionFailed, Reason, ResourceLocked, fail
 from engine.messaging.exchange import ALTERNATE_EXCHANGE, Exchange
-from engine.messaging.fields import Field, FieldKind, table_to_json
+from engine.messaging.fields import Field, FieldKind, as_text, table_to_json
 from engine.messaging.queue import Queue
+from engine.messaging.reply import PREFIX as REPLY_TO, ReplyQueue, is_reply_name, new_reply_name
 from engine.messaging.routing import HeadersSource, Router
-from engine.messaging.types import ExchangeSpec, ExchangeType, Message, QueueSpec, QueueStatus
+from engine.messaging.types import (
+    Consumer,
+    ExchangeSpec,
+    ExchangeType,
+    Message,
+    PublishResult,
+    QueueSpec,
+    QueueStatus,
+)
 
 if TYPE_CHECKING:
     from engine.messaging.messaging import Messaging
@@ -59,15 +92,22 @@ def server_name(prefix: str) -> str:
 
 
 class _DefaultRouter(Router):
-    """The default exchange: every queue is bound by its own name, implicitly."""
+    """The default exchange: every queue is bound by its own name, implicitly; direct reply-to names too."""
 
-    def __init__(self, queues: dict[str, Queue]) -> None:
+    def __init__(self, queues: dict[str, Queue], replies: dict[str, ReplyQueue]) -> None:
         super().__init__()
         self._queues = queues
+        self._replies = replies
 
     def route(self, routing_key, headers):
         queue = self._queues.get(routing_key)
-        return (queue,) if queue is not None else ()
+        if queue is not None:
+            return (queue,)
+        if self._replies and routing_key.startswith(REPLY_TO):
+            reply = self._replies.get(routing_key)
+            if reply is not None:
+                return (reply,)
+        return ()
 
 
 class VHost:
@@ -76,15 +116,26 @@ class VHost:
         self._messaging = messaging
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, Queue] = {}
+        self.replies: dict[str, ReplyQueue] = {}
         # the exchanges each destination is bound from, for clean-up on delete
         self._sources_of: dict[Hashable, set[Exchange]] = {}
         self.exchanges[DEFAULT_EXCHANGE] = Exchange(
             DEFAULT_EXCHANGE, ExchangeType.DIRECT, durable=True, auto_delete=False, internal=False,
-            arguments={}, router=_DefaultRouter(self.queues),
+            arguments={}, router=_DefaultRouter(self.queues, self.replies),
         )
         for name_, type_, internal in PREDECLARED:
             self.exchanges[name_] = Exchange(name_, type_, durable=True, auto_delete=False,
                                              internal=internal, arguments={})
+
+    # -- what queues need from their host ----------------------------------------------
+
+    @property
+    def clock(self):
+        return self._messaging.clock
+
+    def schedule(self, queue: Queue, kind: str, *, delay_ms: float) -> None:
+        """Calls `queue.on_timer(kind)` after `delay_ms` on the engine clock."""
+        self._messaging.schedule(queue, kind, delay_ms)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -97,6 +148,10 @@ class VHost:
     def _check_not_default(self, name: str) -> None:
         if name == DEFAULT_EXCHANGE:
             raise fail(AccessRefused, Reason.DEFAULT_EXCHANGE, name=name, vhost=self.name)
+
+    def _check_not_volatile(self, name: str) -> None:
+        if is_reply_name(name):
+            raise fail(AccessRefused, Reason.VOLATILE_QUEUE_BIND, name=name, vhost=self.name)
 
     def _check_access(self, queue: Queue, owner: object) -> None:
         if queue.owner is not None and queue.owner is not owner:
@@ -232,6 +287,7 @@ class VHost:
     def queue_bind(self, queue_name: str, exchange_name: str, routing_key: str,
                    arguments: Mapping[str, Field], *, owner: object) -> None:
         queue_name, exchange_name = strip_cr_lf(queue_name), strip_cr_lf(exchange_name)
+        self._check_not_volatile(queue_name)
         self._check_not_default(exchange_name)
         source = self.exchange(exchange_name)
         queue = self.queue(queue_name, owner=owner)
@@ -240,6 +296,7 @@ class VHost:
     def queue_unbind(self, queue_name: str, exchange_name: str, routing_key: str,
                      arguments: Mapping[str, Field], *, owner: object) -> None:
         queue_name, exchange_name = strip_cr_lf(queue_name), strip_cr_lf(exchange_name)
+        self._check_not_volatile(queue_name)
         self._check_not_default(exchange_name)
         source = self.exchanges.get(exchange_name)
         queue = self.queues.get(queue_name)
@@ -272,15 +329,24 @@ class VHost:
 
     def queue_declare(self, spec: QueueSpec, *, passive: bool, owner: object) -> QueueStatus:
         name = strip_cr_lf(spec.name)
+        if is_reply_name(name):
+            # Always effectively passive (rabbit_channel's queue.declare clause for these names).
+            if name == REPLY_TO or name in self.replies:
+                return QueueStatus(name=name, message_count=0, consumer_count=1)
+            raise self._no_queue(name)
         if passive:
             queue = self.queues.get(name)
             if queue is None:
                 raise self._no_queue(name)
             self._check_access(queue, owner)
+            queue.touch()
             return QueueStatus(name=name, message_count=queue.message_count, consumer_count=queue.consumer_count)
         declared_owner = owner if spec.exclusive else None
         durable = spec.durable and not spec.exclusive
         if not name:
+            qtype = _declared_type(spec.arguments)
+            if qtype is not None and qtype is not QueueType.CLASSIC:
+                raise fail(PreconditionFailed, Reason.SERVER_NAMED_NOT_ALLOWED, type=qtype.module, vhost=self.name)
             name = server_name("amq.gen")
         elif name.startswith("amq."):
             # Even an existing server-named queue cannot be redeclared by name (check_name/2 runs
@@ -296,9 +362,21 @@ class VHost:
             if queue.auto_delete != spec.auto_delete:
                 raise self._inequivalent("queue", name, "auto_delete", _show(spec.auto_delete),
                                          _show(queue.auto_delete))
-            queue_arguments_equivalent(self, name, queue.arguments, spec.arguments)
+            queue_arguments_equivalent(self, name, queue.type, queue.arguments, spec.arguments)
+            queue.touch()
             return QueueStatus(name=name, message_count=queue.message_count, consumer_count=queue.consumer_count)
-        check_queue_arguments(self, name, spec.arguments)
+        dlx = spec.arguments.get("x-dead-letter-exchange")
+        if dlx is not None and dlx.kind is not FieldKind.LONGSTR:
+            # rabbit_channel checks the DLX name before the queue's own argument validation
+            raise fail(PreconditionFailed, Reason.INVALID_ARG_TYPE, kind="queue", name=name, vhost=self.name,
+                       key="x-dead-letter-exchange", type=str(dlx.kind))
+        qtype = check_queue_arguments(self, name, spec.arguments)
+        if qtype is not QueueType.CLASSIC:
+            for wrong, property_ in ((spec.auto_delete, "auto-delete"), (spec.exclusive, "exclusive-owner"),
+                                     (not durable, "non-durable")):
+                if wrong:
+                    raise fail(PreconditionFailed, Reason.INVALID_QUEUE_PROPERTY, name=name, vhost=self.name,
+                               property=property_, type=qtype.module)
         queue = self._messaging.new_queue(self, name, durable=durable, auto_delete=spec.auto_delete,
                                           owner=declared_owner, arguments=spec.arguments)
         self.queues[name] = queue
@@ -307,7 +385,24 @@ class VHost:
                 "op": "queue", "vhost": self.name, "name": name, "id": queue.id,
                 "auto_delete": queue.auto_delete, "arguments": table_to_json(queue.arguments),
             })
+        queue.touch()
         return QueueStatus(name=name, message_count=0, consumer_count=0)
+
+    def check_consume(self, queue: Queue, arguments: Mapping[str, Field]) -> None:
+        """Validates basic.consume arguments for the queue's type (406 as RabbitMQ words it)."""
+        check_consumer_arguments(self, queue.name, queue.type, arguments)
+
+    # -- direct reply-to ----------------------------------------------------------------
+
+    def open_reply_queue(self, consumer: Consumer) -> ReplyQueue:
+        """Registers a channel's direct reply-to consumer under a fresh `amq.rabbitmq.reply-to.<suffix>`."""
+        reply = ReplyQueue(new_reply_name(), self.name, consumer, self._reply_gone)
+        self.replies[reply.name] = reply
+        return reply
+
+    def _reply_gone(self, reply: ReplyQueue) -> None:
+        if self.replies.get(reply.name) is reply:
+            del self.replies[reply.name]
 
     def queue_purge(self, name: str, *, owner: object) -> int:
         return self.queue(strip_cr_lf(name), owner=owner).purge()
@@ -359,14 +454,14 @@ class VHost:
             raise fail(AccessRefused, Reason.INTERNAL_EXCHANGE, name=exchange_name, vhost=self.name)
         return exchange
 
-    def route(self, exchange: Exchange, routing_key: str, headers: HeadersSource | None) -> list[Queue]:
+    def route(self, exchange: Exchange, routing_key: str, headers: HeadersSource | None) -> list:
         """Every queue the message goes to, each once, in a stable order."""
         router = exchange.router
         # Fast path: no exchange-to-exchange bindings and something matched.
         found = router.route(routing_key, headers)
         if found and all(type(d) is Queue for d in found):
             return list(found)
-        queues: dict[Queue, None] = {}
+        queues: dict = {}
         seen = {exchange}
         pending = [(exchange, found)]
         while pending:
@@ -374,7 +469,7 @@ class VHost:
             hit = False
             for dest in dests:
                 hit = True
-                if type(dest) is Queue:
+                if type(dest) is not Exchange:
                     queues[dest] = None
                 elif dest not in seen:
                     seen.add(dest)
@@ -386,12 +481,64 @@ class VHost:
                     pending.append((alternate, alternate.router.route(routing_key, headers)))
         return list(queues)
 
+    def route_keys(self, exchange: Exchange, routing_keys, headers: HeadersSource | None) -> list:
+        """The union of the destinations of each routing key (CC/BCC, dead-lettering), each once."""
+        if len(routing_keys) == 1:
+            return self.route(exchange, routing_keys[0], headers)
+        queues: dict = {}
+        for key in routing_keys:
+            for queue in self.route(exchange, key, headers):
+                queues[queue] = None
+        return list(queues)
+
     def publish(self, exchange: Exchange, routing_key: str, message: Message,
-                headers: HeadersSource | None = None) -> list[Queue]:
-        queues = self.route(exchange, routing_key, headers)
+                headers: HeadersSource | None = None) -> PublishResult:
+        if message.cc or message.bcc:
+            queues = self.route_keys(exchange, message.routing_keys, headers)
+        else:
+            queues = self.route(exchange, routing_key, headers)
+        if not queues:
+            return PublishResult.UNROUTED
+        result = PublishResult.ROUTED
         for queue in queues:
-            queue.enqueue(message)
-        return queues
+            if queue.enqueue(message) is None:
+                result = PublishResult.ROUTED | PublishResult.REJECTED
+        return result
+
+    # -- dead-lettering -----------------------------------------------------------------
+
+    def dead_letter(self, queue: Queue, message: Message, reason: DeathReason) -> None:
+        """Republishes a message that died in `queue` to its dead-letter exchange (see module docstring)."""
+        config = queue.config
+        exchange = self.exchanges.get(config.dead_letter_exchange or "")
+        if exchange is None or config.dead_letter_exchange is None:
+            return  # a missing DLX drops the message silently
+        deaths = record_death(message.deaths, queue=queue.name, reason=reason, exchange=message.exchange,
+                              routing_keys=(message.routing_key, *message.cc), ttl=message.expiration_ms,
+                              now_ms=self._messaging.clock.now_ms())
+        dlrk = config.dead_letter_routing_key
+        if dlrk is None:
+            dead = Message(exchange.name, message.routing_key, message.properties, message.body,
+                           message.persistent, message.priority, None, message.cc, message.bcc, deaths)
+        else:
+            dead = Message(exchange.name, dlrk, message.properties, message.body, message.persistent,
+                           message.priority, None, (), (), deaths)
+        headers = self._messaging.headers_source(dead)
+        targets = self.route_keys(exchange, dead.routing_keys, headers)
+        if reason is not DeathReason.REJECTED:
+            targets = [t for t in targets if not is_cycle(deaths, t.name)]
+        for target in targets:
+            target.enqueue(dead)
+
+
+def _declared_type(arguments: Mapping[str, Field]) -> QueueType | None:
+    text = as_text(arguments.get("x-queue-type"))
+    if text is None:
+        return QueueType.CLASSIC
+    try:
+        return QueueType(text)
+    except ValueError:
+        return None  # invalid: argument validation reports it
 
 
 def _show(value: object) -> str:

@@ -137,7 +137,7 @@ async def test_start_properties_advertise_only_what_is_implemented():
     caps = start.server_properties["capabilities"].value
     assert {k for k, v in caps.items() if v.value} == {
         "publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify",
-        "authentication_failure_close", "per_consumer_qos"}
+        "consumer_priorities", "authentication_failure_close", "per_consumer_qos", "direct_reply_to"}
     assert start.mechanisms == "PLAIN AMQPLAIN" and start.locales == "en_US"
     assert "host" not in start.server_properties
 

@@ -101,7 +101,10 @@ async def test_recover_requeues_unacked(server):
         await ch.channel.basic_recover(requeue=True)
         second = await q.get()
         assert second.body == b"again" and second.redelivered
+        # The ack is asynchronous: wait for the channel.close it brings (a later RPC could
+        # race with that close and fail with aiormq's own ChannelInvalidStateError instead).
+        closing = ch.channel.closing
+        await first.ack()
         with pytest.raises(aiormq.exceptions.ChannelPreconditionFailed) as info:
-            await first.ack()
-            await q.get(fail=False, timeout=3)
+            await asyncio.wait_for(closing, 5)
         assert "unknown delivery tag 1" in str(info.value)
