@@ -7,10 +7,9 @@ the file `<data dir>/kafka/producer-ids` holds the first id of the next unalloca
 block (decimal text, tmp + rename) and is rewritten before any id of a new block is
 handed out. Memory storage keeps the counter in memory.
 
-Per-partition sequence state lives with each log (engine/log/producer_state.py).
-Transactional ids (issue 6) will map to a producer id and epoch here; until then an
-InitProducerId with a transactional id gets a fresh producer id, epoch 0, like any
-idempotent producer.
+Per-partition sequence state lives with each log (engine/log/producer_state.py); a
+transactional id keeps the producer id it was first given, with its epochs, in the
+transaction coordinator (engine/txn), which draws new ids from here.
 """
 
 from __future__ import annotations
