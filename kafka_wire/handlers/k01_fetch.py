@@ -78,6 +78,8 @@ def _read_all(ctx, request) -> tuple[list[_Read], int, bool]:
                 continue
             log = topic.partitions[fetch_partition.partition]
             read.log = log
+            if committed:
+                read.aborted = ()
             limit = min(fetch_partition.partition_max_bytes, remaining)
             if limit <= 0 and total:
                 continue
