@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.clock import Clock, SystemClock
+from engine.durability import FsyncPolicy, Syncer
 from engine.groups import GroupCoordinator
 from engine.settings import EngineSettings
 from engine.messaging import Messaging
@@ -35,6 +36,11 @@ class Engine:
         self.data_dir = data_dir
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
+        # Group-committed fsyncs for every subsystem's files (--fsync); memory storage has
+        # nothing to sync.
+        self.durability = Syncer(
+            settings.fsync if data_dir is not None else FsyncPolicy.NEVER, interval_ms=settings.fsync_interval_ms
+        )
         # Subsystems are created in open(), after the data dir is known to be usable.
         self.groups: GroupCoordinator | None = None
         self.txn: TransactionCoordinator | None = None
@@ -68,3 +74,5 @@ class Engine:
             self.messaging.close()
             self.messaging = None
         self.topics.close()
+        # Last: the subsystems' final writes and deferred closes are synced here.
+        self.durability.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.durability import FsyncPolicy
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineSettings:
@@ -12,3 +14,6 @@ class EngineSettings:
     group_initial_rebalance_delay_ms: int = 0
     node_id: int = 1
     cluster_id: str = "mqgateway-cluster-0001"
+    # engine/durability.py: when appends reach the disk, and whether acks wait for it.
+    fsync: FsyncPolicy = FsyncPolicy.NEVER
+    fsync_interval_ms: int = 1000

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from engine import Engine, EngineSettings
 from gateway.config import Config, HostPort
-from gateway.listener import Link, Listener
+from gateway.listener import Admission, Handshake, Link, Listener
 from amqp_wire.service import AmqpService, AmqpSettings
 from kafka_wire.service import KafkaService, KafkaSettings
 
@@ -36,8 +36,21 @@ class Broker:
         self.engine: Engine | None = None
         self.kafka: KafkaService | None = None
         self.amqp: AmqpService | None = None
-        self._kafka_listener = Listener("kafka", self._new_kafka_session)
-        self._amqp_listener = Listener("amqp", self._new_amqp_session)
+        self.admission = Admission(
+            max_connections=_connection_budget(config.max_connections),
+            max_per_source=config.max_connections_per_source,
+        )
+        handshake_timeout = config.handshake_timeout_ms / 1000.0
+        self._kafka_listener = Listener(
+            "kafka", self._new_kafka_session, admission=self.admission,
+            handshake_timeout=handshake_timeout, idle_timeout=config.kafka_idle_timeout_ms / 1000.0,
+        )
+        # amqp_wire reports connection.open through Link.handshake_done() once it sets
+        # AmqpService.reports_handshake; until then the first bytes received count.
+        self._amqp_listener = Listener(
+            "amqp", self._new_amqp_session, admission=self.admission, handshake_timeout=handshake_timeout,
+            handshake=Handshake.REPORTED if getattr(AmqpService, "reports_handshake", False) else Handshake.FIRST_BYTES,
+        )
         self.kafka_port = 0
         self.amqp_port = 0
         self._stopped = asyncio.Event()
@@ -61,6 +74,8 @@ class Broker:
                 group_initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
                 node_id=config.node_id,
                 cluster_id=config.cluster_id,
+                fsync=config.fsync,
+                fsync_interval_ms=config.fsync_interval_ms,
             ),
         )
         try:
@@ -84,6 +99,7 @@ class Broker:
                 advertised_port=advertised.port,
                 node_id=config.node_id,
                 cluster_id=config.cluster_id,
+                max_request_bytes=config.kafka_max_request_bytes,
             ),
         )
         self.amqp = AmqpService(
@@ -102,6 +118,17 @@ class Broker:
         for host, port in amqp_bound:
             log.info("amqp listening on %s", HostPort(host=host, port=port))
         log.info("storage: %s", "memory (nothing persists)" if data_dir is None else data_dir.resolve())
+        if data_dir is not None:
+            log.info("fsync: %s", config.fsync.value + (f" every {config.fsync_interval_ms} ms"
+                                                         if config.fsync == "interval" else ""))
+        capped = self.admission.max_connections != config.max_connections
+        log.info("limits: %s connections%s (%s per source), handshake timeout %s, kafka idle timeout %s",
+                 self.admission.max_connections or "unlimited",
+                 f" (max_connections {config.max_connections or 'unlimited'}, capped by the open-files limit)"
+                 if capped else "",
+                 config.max_connections_per_source or "unlimited",
+                 f"{config.handshake_timeout_ms} ms" if config.handshake_timeout_ms else "off",
+                 f"{config.kafka_idle_timeout_ms} ms" if config.kafka_idle_timeout_ms else "off")
 
     async def stop(self) -> None:
         """Stops accepting, lets the services answer what is in flight, then closes storage."""
@@ -117,6 +144,27 @@ class Broker:
             self.engine.close()
             self.engine = None
         self._stopped.set()
+
+
+# File descriptors kept back from connections for storage (segments, journals, indexes),
+# so that a flood of connections cannot make the broker unable to open its own files.
+FD_RESERVE = 1024
+
+
+def _connection_budget(configured: int) -> int:
+    """max_connections, capped by what the open-files limit leaves after FD_RESERVE."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, ValueError, OSError):
+        return configured
+    if soft == resource.RLIM_INFINITY:
+        return configured
+    budget = max(soft - FD_RESERVE, soft // 2)
+    if configured == 0 or configured > budget:
+        return budget
+    return configured
 
 
 def _usable_data_dir(path: Path) -> Path:

@@ -30,7 +30,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--amqp", help="AMQP listener HOST:PORT (default localhost:5672)")
     serve.add_argument("--amqp-user", dest="amqp_user", help="default AMQP user (default guest, loopback only)")
     serve.add_argument("--amqp-password", dest="amqp_password", help="default AMQP user's password (default guest)")
-    serve.add_argument("--fsync", help="when appends reach the disk: never (default)")
+    serve.add_argument("--fsync", help="when appends reach the disk: never (default), interval, always "
+                       "(acknowledgements wait for a group-committed fsync); docs/operations.md")
+    serve.add_argument("--fsync-interval-ms", dest="fsync_interval_ms", type=int,
+                       help="with --fsync interval: how often written files are fsynced (default 1000)")
+    serve.add_argument("--max-connections", dest="max_connections", type=int,
+                       help="connections over both listeners; 0 = only the fd limit (default 65536)")
+    serve.add_argument("--max-connections-per-source", dest="max_connections_per_source", type=int,
+                       help="connections from one source address; 0 = no limit (default 4096)")
+    serve.add_argument("--handshake-timeout-ms", dest="handshake_timeout_ms", type=int,
+                       help="close a connection that has not completed its protocol handshake by then (default 10000)")
+    serve.add_argument("--kafka-idle-timeout-ms", dest="kafka_idle_timeout_ms", type=int,
+                       help="close a Kafka connection idle this long, Kafka's connections.max.idle.ms (default 600000)")
+    serve.add_argument("--kafka-max-request-bytes", dest="kafka_max_request_bytes", type=int,
+                       help="largest Kafka request accepted, Kafka's socket.request.max.bytes (default 104857600)")
     serve.add_argument("--log-level", dest="log_level", help="debug, info, warning or error (default info)")
     return parser
 
@@ -69,8 +82,32 @@ def _tune_allocator() -> None:
     mallopt(M_TRIM_THRESHOLD, 512 << 20)
 
 
+def raise_fd_limit() -> int:
+    """Raises the soft open-files limit to the hard one and returns it.
+
+    Each connection is a file descriptor, and so is each open segment; the soft limit is
+    often 1024, far below what a broker holding thousands of connections needs (Kafka's
+    and RabbitMQ's packages raise it the same way, through systemd's LimitNOFILE)."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return 0
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20  # the kernel's nr_open default; "unlimited" is refused by setrlimit
+    if soft == resource.RLIM_INFINITY or soft >= hard:
+        return soft if soft != resource.RLIM_INFINITY else hard
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        return hard
+    except (ValueError, OSError) as exc:
+        log.warning("could not raise the open-files limit from %d to %d: %s", soft, hard, exc)
+        return soft
+
+
 def _run(config: Config) -> int:
     _tune_allocator()
+    raise_fd_limit()
     try:
         import uvloop  # type: ignore[import-not-found]
     except ImportError:

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+# The engine owns the fsync policy (engine/durability.py says what each survives); re-exported.
+from engine.durability import FsyncPolicy
+
 
 class ConfigError(ValueError):
     """A setting that cannot be used; the message is shown to the operator as is."""
@@ -55,17 +58,6 @@ class LogLevel(enum.StrEnum):
     ERROR = "error"
 
 
-class FsyncPolicy(enum.StrEnum):
-    """When appended data reaches the disk (see docs/architecture.md, Durability).
-
-    `never` leaves it to the OS: acknowledged data survives a process crash (kill -9),
-    since it is in the page cache, but not a power loss. Issue 8 adds group-committed
-    `always` and `interval`.
-    """
-
-    NEVER = "never"
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     data_dir: Path = Path("./mqgateway-data")
@@ -83,6 +75,13 @@ class Config:
     amqp_channel_max: int = 2047
     amqp_heartbeat: int = 60
     fsync: FsyncPolicy = FsyncPolicy.NEVER
+    fsync_interval_ms: int = 1000
+    # Abusive clients (docs/operations.md). 0 turns a limit off.
+    max_connections: int = 65536  # both listeners together; also capped by the fd limit
+    max_connections_per_source: int = 4096
+    handshake_timeout_ms: int = 10_000  # RabbitMQ's handshake_timeout
+    kafka_idle_timeout_ms: int = 600_000  # Kafka's connections.max.idle.ms
+    kafka_max_request_bytes: int = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes
     log_level: LogLevel = LogLevel.INFO
     node_id: int = 1
     cluster_id: str = "mqgateway-cluster-0001"
@@ -170,4 +169,11 @@ def load(
     config = Config(**values)
     if config.default_partitions < 1:
         raise ConfigError("default_partitions must be at least 1")
+    for name in ("max_connections", "max_connections_per_source", "handshake_timeout_ms", "kafka_idle_timeout_ms"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"{name} must be 0 (no limit) or more")
+    if config.fsync_interval_ms < 1:
+        raise ConfigError("fsync_interval_ms must be at least 1")
+    if not 1024 <= config.kafka_max_request_bytes <= 2**31 - 1:
+        raise ConfigError("kafka_max_request_bytes must be between 1024 and 2147483647")
     return config

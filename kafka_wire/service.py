@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass
 
 from kafka_wire import handlers  # noqa: F401  (registers every handler module)
+from kafka_wire.framing import MAX_REQUEST_BYTES
 from kafka_wire.session import KafkaSession
 
 
@@ -20,6 +21,8 @@ class KafkaSettings:
     advertised_port: int
     node_id: int = 1
     cluster_id: str = "mqgateway-cluster-0001"
+    # socket.request.max.bytes: a request declaring more closes its connection.
+    max_request_bytes: int = MAX_REQUEST_BYTES
 
 
 class KafkaService:

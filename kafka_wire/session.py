@@ -11,6 +11,20 @@ Broken input closes only this connection, as Kafka does: a frame whose declared 
 absurd, an unknown API key, a version outside the served range (except ApiVersions,
 which answers with the v0-shaped UNSUPPORTED_VERSION body, KIP-511), or a body kio
 cannot parse.
+
+Flow control (docs/operations.md): a client that sends requests but does not read the
+answers must not make the broker buffer without bound. While the transport's write buffer
+is above its high-water mark, or `MAX_IN_FLIGHT` answers are still owed, the session stops
+dispatching and stops reading; TCP then pushes back on the client. Kafka itself goes
+further and mutes a connection from the moment a request arrives until its answer is sent;
+we keep pipelining (clients send up to five produce requests ahead) and bound it instead.
+
+Durability: under `--fsync always` an answer to a request that wrote to disk waits for
+the group commit that covers the write (engine/durability.py), and holds back the answers
+behind it as any pending answer does.
+
+The listener is told when the connection completed its "handshake" (the first request
+that parsed), which ends its slowloris timer.
 """
 
 from __future__ import annotations
@@ -29,7 +43,8 @@ from kio.schema.response_header.v0.header import ResponseHeader as ResponseHeade
 from kio.schema.response_header.v1.header import ResponseHeader as ResponseHeaderV1
 from kio.serial import entity_reader, entity_writer
 
-from kafka_wire.framing import FrameReader, FrameTooLarge, peek_header
+from engine.errors import StorageError
+from kafka_wire.framing import MAX_REQUEST_BYTES, FrameReader, FrameTooLarge, peek_header
 from kafka_wire.registry import REGISTRY, ApiKey
 
 log = logging.getLogger("mqgateway.kafka")
@@ -56,6 +71,24 @@ class Link(Protocol):
     def pause_reading(self) -> None: ...
 
     def resume_reading(self) -> None: ...
+
+    def is_writable(self) -> bool:
+        """False while the write buffer is above its high-water mark."""
+        ...
+
+    async def drain(self) -> None:
+        """Returns once the write buffer is below its low-water mark (or the link is gone)."""
+        ...
+
+    def handshake_done(self) -> None:
+        """The peer spoke the protocol: the listener's handshake timeout no longer applies."""
+        ...
+
+
+# Answers owed on one connection before it stops reading: Kafka's queued.max.requests
+# (500, for a whole broker) as a per-connection bound. Clients keep far fewer in flight
+# (max.in.flight.requests.per.connection is 5 in the Java client).
+MAX_IN_FLIGHT = 500
 
 
 @dataclass(slots=True, kw_only=True)
@@ -86,15 +119,23 @@ class _Pending:
     done: bool = False
     response: Any = None
     task: asyncio.Future | None = field(default=None)
+    # The response is known; the task only waits for it to be durable (--fsync always).
+    awaits_sync: bool = False
 
 
 class KafkaSession:
     def __init__(self, service, link: Link) -> None:
         self.service = service
         self.link = link
-        self._frames = FrameReader()
+        self._frames = FrameReader(getattr(service.settings, "max_request_bytes", MAX_REQUEST_BYTES))
         self._pending: deque[_Pending] = deque()
+        self._queued: deque[bytes] = deque()  # parsed, not dispatched while flow is held
         self._closed = False
+        self._handshaken = False
+        self._reading_paused = False
+        self._drain_task: asyncio.Future | None = None
+        engine = getattr(service, "engine", None)
+        self._syncer = getattr(engine, "durability", None)
         # Per-connection protocol state handlers may keep (e.g. SASL stage later).
         self.state: dict[str, Any] = {}
 
@@ -107,13 +148,45 @@ class KafkaSession:
         except FrameTooLarge as exc:
             self._refuse(f"{exc}")
             return
-        for frame in frames:
-            if self._closed:
-                return
-            self._dispatch(frame)
+        self._queued.extend(frames)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Dispatches queued requests while the flow allows, then pauses or resumes reading."""
+        queued = self._queued
+        while queued and not self._closed and not self._held():
+            self._dispatch(queued.popleft())
+        self._update_flow()
+
+    def _held(self) -> bool:
+        return len(self._pending) >= MAX_IN_FLIGHT or not self.link.is_writable()
+
+    def _update_flow(self) -> None:
+        if self._closed:
+            return
+        held = self._held()
+        if held and not self._reading_paused:
+            self._reading_paused = True
+            self.link.pause_reading()
+        if held and self._drain_task is None and not self.link.is_writable():
+            self._drain_task = asyncio.ensure_future(self._wait_drained())
+        if not held and self._reading_paused and not self._queued:
+            self._reading_paused = False
+            self.link.resume_reading()
+
+    async def _wait_drained(self) -> None:
+        try:
+            await self.link.drain()
+        finally:
+            self._drain_task = None
+        if not self._closed:
+            self._pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        self._queued.clear()
+        if self._drain_task is not None:
+            self._drain_task.cancel()
         for pending in self._pending:
             if pending.task is not None and not pending.task.done():
                 pending.task.cancel()
@@ -140,6 +213,7 @@ class KafkaSession:
                 from kafka_wire.handlers.k18_api_versions import unsupported_version_response
 
                 response = unsupported_version_response()
+                self._handshake_done()
                 self._enqueue_done(correlation_id, type(response), False, response)
                 return
             self._refuse(f"unsupported version {version} of api key {api_key}")
@@ -152,6 +226,8 @@ class KafkaSession:
         except Exception as exc:
             self._refuse(f"malformed {ApiKey(api_key).name} v{version} request ({type(exc).__name__})")
             return
+        if not self._handshaken:
+            self._handshake_done()
         ctx = RequestContext(
             service=self.service,
             session=self,
@@ -162,6 +238,8 @@ class KafkaSession:
         )
         response_type = entry.response_types[version]
         header_flexible = response_type.__flexible__ and api_key != ApiKey.API_VERSIONS
+        syncer = self._syncer
+        mark = syncer.seq if syncer is not None else 0
         try:
             result = entry.handler(ctx, body)
         except Exception:
@@ -169,12 +247,25 @@ class KafkaSession:
             self._refuse("internal error")
             return
         if inspect.isawaitable(result):
+            if syncer is not None and syncer.policy == "always":
+                result = _durable(result, syncer, mark)
             pending = _Pending(correlation_id, response_type, header_flexible)
             pending.task = asyncio.ensure_future(result)
             pending.task.add_done_callback(lambda task, p=pending: self._completed(p, task))
             self._pending.append(pending)
         elif result is not None:
-            self._enqueue_done(correlation_id, response_type, header_flexible, result)
+            waiter = syncer.barrier(since=mark) if syncer is not None else None
+            if waiter is None:
+                self._enqueue_done(correlation_id, response_type, header_flexible, result)
+                return
+            pending = _Pending(correlation_id, response_type, header_flexible, response=result, awaits_sync=True)
+            pending.task = waiter
+            waiter.add_done_callback(lambda task, p=pending: self._completed(p, task))
+            self._pending.append(pending)
+
+    def _handshake_done(self) -> None:
+        self._handshaken = True
+        self.link.handshake_done()
 
     # -- output ------------------------------------------------------------------------
     def _enqueue_done(self, correlation_id: int, response_type: type, header_flexible: bool, response: Any) -> None:
@@ -189,15 +280,22 @@ class KafkaSession:
             return
         exc = task.exception()
         if exc is not None:
+            if isinstance(exc, StorageError):
+                # Not on disk, so not acknowledged: the client retries, and sees what recovery kept.
+                self._refuse(f"storage: {exc}")
+                return
             log.error("request handler failed; closing the connection", exc_info=exc)
             self._refuse("internal error")
             return
         pending.done = True
-        pending.response = task.result()
+        if not pending.awaits_sync:
+            pending.response = task.result()
         while self._pending and self._pending[0].done:
             head = self._pending.popleft()
             if head.response is not None:
                 self._write(head.correlation_id, head.response_type, head.header_flexible, head.response)
+        # Answers went out (or the in-flight count fell): requests held back may go on.
+        self._pump()
 
     def _write(self, correlation_id: int, response_type: type, header_flexible: bool, response: Any) -> None:
         buffer = io.BytesIO()
@@ -210,18 +308,31 @@ class KafkaSession:
         data = buffer.getbuffer()
         data[0:4] = (len(data) - 4).to_bytes(4, "big")
         self.link.write(data)  # the transport copies only what it cannot send at once
+        if not self._reading_paused and not self.link.is_writable():
+            self._update_flow()
 
     def has_pending(self) -> bool:
         return bool(self._pending)
 
     async def finish(self, timeout: float) -> None:
         """Broker shutdown: stop reading, let in-flight answers go out, then close."""
+        self._reading_paused = True
+        self._queued.clear()
         self.link.pause_reading()
         tasks = [p.task for p in self._pending if p.task is not None and not p.task.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
         self._closed = True
         self.link.close()
+
+
+async def _durable(result, syncer, mark: int):
+    """A late answer (long-poll, rebalance) that also waits for its writes to be durable."""
+    response = await result
+    waiter = syncer.barrier(since=mark)
+    if waiter is not None:
+        await waiter
+    return response
 
 
 def _peer(link: Link) -> str:

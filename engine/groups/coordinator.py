@@ -67,7 +67,8 @@ class GroupCoordinator(Membership, Committing):
         directory = engine.subdir("groups")
         journal: GroupJournal = (
             MemoryJournal() if directory is None
-            else FileJournal(directory, compact_min_bytes=config.compact_min_bytes, compact_ratio=config.compact_ratio)
+            else FileJournal(directory, compact_min_bytes=config.compact_min_bytes, compact_ratio=config.compact_ratio,
+                             syncer=getattr(engine, "durability", None))
         )
         coordinator = cls(clock=engine.clock, config=config, journal=journal, topics=lambda: getattr(engine, "topics", None))
         coordinator.open()

@@ -18,8 +18,10 @@ What Kafka keeps in `__consumer_offsets` we keep in `<data_dir>/groups/groups.jo
 Replaying the records in order gives the state: the last "group" record of a group wins,
 "offsets" records overwrite per partition. A record is written (os.write, unbuffered) before
 the request that caused it is answered, so it survives kill -9 — it is in the page cache —
-as Kafka's acknowledged commits survive a broker crash; an fsync happens on compaction and
-close (docs/architecture.md, "Durability": fsync policy `never` until issue 8).
+as Kafka's acknowledged commits survive a broker crash. Against a power loss the `--fsync`
+policy decides (engine/durability.py): the journal's fd is tracked by the engine's syncer,
+so under `always` the answer waits for the group commit that covers the record, under
+`interval` it is synced within the interval. Compaction and close fsync regardless.
 
 Recovery stops at the first record that is truncated or fails its CRC (a write torn by a
 crash) and cuts the file there. Compaction writes the live state as a fresh journal next to
@@ -39,6 +41,7 @@ from typing import Iterable, Protocol
 
 import crc32c
 
+from engine.durability import Syncer
 from engine.errors import StorageError
 from engine.groups.types import CommittedOffset
 from engine.types import TopicPartition
@@ -210,9 +213,13 @@ class MemoryJournal:
 
 
 class FileJournal:
-    def __init__(self, directory: Path, *, compact_min_bytes: int, compact_ratio: int) -> None:
+    def __init__(
+        self, directory: Path, *, compact_min_bytes: int, compact_ratio: int, syncer: Syncer | None = None
+    ) -> None:
         self.path = directory / JOURNAL_NAME
+        self._syncer = syncer or Syncer()
         self._fd: int | None = None
+        self._sync = None  # the syncer's handle of _fd, which owns closing it
         self._size = 0
         self._live_size = 0  # size right after the last compaction (or recovery)
         self._compact_min_bytes = compact_min_bytes
@@ -249,6 +256,7 @@ class FileJournal:
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise StorageError(f"groups journal {self.path}: {exc.strerror or exc}") from exc
+        self._sync = self._syncer.track(self._fd, str(self.path))
         self._size = self._live_size = max(good, len(MAGIC))
         return state
 
@@ -263,6 +271,7 @@ class FileJournal:
                 view = view[written:]
         except OSError as exc:
             raise StorageError(f"groups journal {self.path}: {exc.strerror or exc}") from exc
+        self._sync.written()
         self._size += len(frame)
 
     def should_compact(self) -> bool:
@@ -273,11 +282,12 @@ class FileJournal:
         body = b"".join(encode(r) for r in records)
         try:
             self._write_fresh(body)
-            if self._fd is not None:
-                os.close(self._fd)
+            if self._sync is not None:
+                self._sync.close()  # the old file's last appends may still be in a round
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise StorageError(f"groups journal {self.path}: {exc.strerror or exc}") from exc
+        self._sync = self._syncer.track(self._fd, str(self.path))
         self._size = self._live_size = len(MAGIC) + len(body)
 
     def _write_fresh(self, body: bytes) -> None:
@@ -300,5 +310,5 @@ class FileJournal:
             os.fsync(self._fd)
         except OSError as exc:
             log.error("groups journal %s: fsync on close failed: %s", self.path, exc)
-        os.close(self._fd)
-        self._fd = None
+        self._sync.close()
+        self._fd = self._sync = None

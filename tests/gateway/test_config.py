@@ -57,3 +57,24 @@ def test_bad_values_are_refused():
         load(flags={}, environ={"MQGW_MEMORY": "perhaps"})
     with pytest.raises(ConfigError):
         load(flags={"default_partitions": 0}, environ={})
+
+
+def test_limits_and_fsync_have_documented_defaults_and_one_name_each():
+    config = load(flags={}, environ={})
+    assert (config.max_connections, config.max_connections_per_source) == (65536, 4096)
+    assert (config.handshake_timeout_ms, config.kafka_idle_timeout_ms) == (10_000, 600_000)
+    assert config.kafka_max_request_bytes == 100 * 1024 * 1024
+    assert (config.fsync, config.fsync_interval_ms) == ("never", 1000)
+    env = {"MQGW_MAX_CONNECTIONS_PER_SOURCE": "7", "MQGW_FSYNC": "ALWAYS", "MQGW_KAFKA_IDLE_TIMEOUT_MS": "0"}
+    config = load(flags={"handshake_timeout_ms": 250, "fsync_interval_ms": 20}, environ=env)
+    assert config.max_connections_per_source == 7 and config.fsync == "always"
+    assert config.kafka_idle_timeout_ms == 0 and config.handshake_timeout_ms == 250 and config.fsync_interval_ms == 20
+
+
+@pytest.mark.parametrize("flags", [
+    {"fsync": "sometimes"}, {"max_connections": -1}, {"handshake_timeout_ms": -5},
+    {"fsync_interval_ms": 0}, {"kafka_max_request_bytes": 10},
+])
+def test_bad_limit_or_fsync_values_are_refused(flags):
+    with pytest.raises(ConfigError):
+        load(flags=flags, environ={})
