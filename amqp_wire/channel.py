@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import EngineError
 from engine.messaging import Message, PublishResult, Queue
+from engine.messaging.types import make_message
 
 from amqp_wire import frames
 from amqp_wire.errors import AmqpError, ReplyCode, from_engine, unknown_delivery_tag
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
     from amqp_wire.consumer import WireConsumer
 
 _CONTENT_HDR = struct.Struct(">HHQ")
+_ROUTED_AND_REJECTED = PublishResult.ROUTED | PublishResult.REJECTED
 MAX_EXPIRY_MS = 10 * 365 * 24 * 3600 * 1000
 
 
@@ -246,8 +248,12 @@ class Channel:
             if stored is not props:
                 props = stored
                 headers_at = scan(props).headers_at
-        message = Message(exchange_name, routing_key, props, body, info.delivery_mode == 2, info.priority,
-                          expiration_ms, cc, bcc)
+        if cc or bcc:
+            message = make_message(exchange_name, routing_key, props, body, info.delivery_mode == 2, info.priority,
+                                   expiration_ms, cc, bcc)
+        else:
+            message = Message(exchange_name, routing_key, props, body, info.delivery_mode == 2, info.priority,
+                              expiration_ms)
         headers = (lambda: headers_of(props, headers_at)) if headers_at >= 0 else None
         if self.tx:
             self.tx_publishes.append((exchange, routing_key, message, headers, mandatory))
@@ -270,7 +276,7 @@ class Channel:
             ]))
         if self.confirm:
             self.publish_seq += 1
-            if result & PublishResult.REJECTED:
+            if result is _ROUTED_AND_REJECTED:  # identity, not `&`: IntFlag arithmetic is slow
                 self.nacks.append(self.publish_seq)
             self.session.confirming.add(self)
 

@@ -14,7 +14,7 @@ delivery is stamped with the time it left, for the consumer timeout
 
 from __future__ import annotations
 
-import time
+from time import monotonic
 from typing import TYPE_CHECKING
 
 from amqp_wire import frames
@@ -59,7 +59,7 @@ class WireConsumer:
         tag = channel.next_tag
         channel.next_tag = tag + 1
         if not self.no_ack:
-            channel.unacked[tag] = (queue, entry, self, time.monotonic())
+            channel.unacked[tag] = (queue, entry, self, monotonic())
             self.unacked += 1
             channel.global_unacked += 1
             if channel.timeout_timer is None:

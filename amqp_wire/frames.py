@@ -214,12 +214,26 @@ def content_frames(channel: int, properties: bytes, body: bytes, frame_max: int)
 _DELIVER_HEAD = struct.Struct(">BHIHH")  # frame header + class/method ids
 
 
+_SHORTSTRS: dict[str, bytes] = {}
+_SHORTSTRS_MAX = 4096
+
+
+def cached_shortstr(text: str) -> bytes:
+    """`shortstr` for the few exchange names and routing keys a broker sees over and over."""
+    data = _SHORTSTRS.get(text)
+    if data is None:
+        if len(_SHORTSTRS) >= _SHORTSTRS_MAX:
+            _SHORTSTRS.clear()
+        data = _SHORTSTRS[text] = shortstr(text)
+    return data
+
+
 def deliver_frames(channel: int, consumer_tag: bytes, delivery_tag: int, redelivered: bool,
                    exchange: str, routing_key: str, properties: bytes, body: bytes,
                    frame_max: int) -> bytes:
     """basic.deliver + content, as one bytes; `consumer_tag` is already a shortstr."""
     args = b"".join((consumer_tag, _QB.pack(delivery_tag, 1 if redelivered else 0),
-                     shortstr(exchange), shortstr(routing_key)))
+                     cached_shortstr(exchange), cached_shortstr(routing_key)))
     parts = [_DELIVER_HEAD.pack(FRAME_METHOD, channel, 4 + len(args), 60, 60), args, FRAME_END_BYTE]
     parts += content_frames(channel, properties, body, frame_max)
     return b"".join(parts)

@@ -12,6 +12,8 @@ from engine.messaging.fields import Field, FieldKind
 from engine.messaging.messaging import DEFAULT_VHOST, Messaging
 from engine.messaging.queue import Queue
 from engine.messaging.types import (
+    AnnotatedMessage,
+    CheckedEntry,
     Consumer,
     Entry,
     ExchangeSpec,
@@ -24,7 +26,7 @@ from engine.messaging.types import (
 from engine.messaging.vhost import VHost, server_name
 
 __all__ = [
-    "Consumer", "DEFAULT_VHOST", "Death", "DeathReason", "Deaths", "Entry", "Exchange", "ExchangeSpec",
+    "AnnotatedMessage", "CheckedEntry", "Consumer", "DEFAULT_VHOST", "Death", "DeathReason", "Deaths", "Entry", "Exchange", "ExchangeSpec",
     "ExchangeType", "Field", "FieldKind", "Message", "Messaging", "Overflow", "PublishResult", "Queue",
     "QueueConfig", "QueueSpec", "QueueStatus", "QueueType", "Reason", "VHost", "server_name",
 ]

@@ -62,7 +62,7 @@ from engine.messaging.errors import AccessRefused, Reason, ResourceLocked, fail
 from engine.messaging.fields import Field
 from engine.messaging.ready import Fifo, Levels, Returns
 from engine.messaging.segments import QueueStore
-from engine.messaging.types import Consumer, Entry, Message
+from engine.messaging.types import CheckedEntry, Consumer, Entry, Message
 
 if TYPE_CHECKING:
     from engine.messaging.vhost import VHost
@@ -109,6 +109,8 @@ class Queue:
         else:
             self._box = Fifo(self._ready)
         self._featured = config.featured
+        self._checked = self._featured  # dispatch through the checked path (features or consumer priorities)
+        self._track_delivered = store is not None and durable  # recovery's redelivered flag
         self._limited = config.max_length is not None or config.max_length_bytes is not None
         self._consumers: list[Consumer] = []
         self._groups: list[list] | None = None  # consumer priority groups, when priorities differ
@@ -163,7 +165,7 @@ class Queue:
             return self._enqueue_featured(message)
         if message.expiration_ms is not None:
             # A message with its own TTL: from now on this queue checks expiry (the slower path).
-            self._featured = True
+            self._featured = self._checked = True
             return self._enqueue_featured(message)
         seq = self._next_seq
         self._next_seq = seq + 1
@@ -220,7 +222,7 @@ class Queue:
             return None
         seq = self._next_seq
         self._next_seq = seq + 1
-        entry = Entry(seq, message, size)
+        entry = CheckedEntry(seq, message, size)
         self.published += 1
         now = self._now()
         ttl = config.message_ttl
@@ -256,7 +258,7 @@ class Queue:
         if entry.seq <= self.delivered_seq:
             entry.redelivered = True
         if entry.expires:
-            self._featured = True
+            self._featured = self._checked = True
         if self._featured:
             if type(self._box) is Levels:
                 entry.level = self._box.level_of(message.priority)
@@ -282,7 +284,7 @@ class Queue:
 
     def dispatch(self) -> None:
         """Delivers ready messages while some consumer has credit."""
-        if self._featured or self._groups is not None:
+        if self._checked:
             self._dispatch_featured()
             return
         ready = self._ready
@@ -290,14 +292,19 @@ class Queue:
         entry = None
         while ready and consumers:
             n = len(consumers)
-            start = self._rr
-            for i in range(n):
-                consumer = consumers[(start + i) % n]
-                if consumer.has_credit():
-                    self._rr = (start + i + 1) % n
+            if n == 1:
+                consumer = consumers[0]
+                if not consumer.has_credit():
                     break
             else:
-                break
+                start = self._rr
+                for i in range(n):
+                    consumer = consumers[(start + i) % n]
+                    if consumer.has_credit():
+                        self._rr = (start + i + 1) % n
+                        break
+                else:
+                    break
             entry = ready.popleft()
             message = self._message(entry)
             self.delivered += 1
@@ -307,12 +314,12 @@ class Queue:
                 self.unacked_count += 1
             consumer.deliver(self, entry, message)
         # Ready entries are in sequence order, so the last one delivered has the highest.
-        if entry is not None and entry.seq > self.delivered_seq:
+        if self._track_delivered and entry is not None and entry.seq > self.delivered_seq:
             self._note_delivered(entry.seq)
 
     def _note_delivered(self, seq: int) -> None:
         self.delivered_seq = seq
-        if self.store is not None and self.durable:
+        if self._track_delivered and self.store is not None:
             self.store.note_delivered(seq)
 
     def _pick(self) -> Consumer | None:
@@ -596,7 +603,9 @@ class Queue:
         priorities = {getattr(c, "priority", 0) for c in self._consumers}
         if len(priorities) <= 1:
             self._groups = None
+            self._checked = self._featured
             return
+        self._checked = True
         cursors = {group[0]: group[2] for group in self._groups or ()}
         groups: dict[int, list] = {}
         for consumer in self._consumers:

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from engine.messaging.deaths import Deaths
-from engine.messaging.types import Entry, Message
+from engine.messaging.types import CheckedEntry, Entry, Message, make_message
 
 SEGMENT_BYTES = 8 * 1024 * 1024
 LIVE_PERSISTENT = 0x01
@@ -176,14 +176,11 @@ def decode_record(record: bytes | memoryview) -> tuple[int, int, Message | None,
     pos += 4
     properties = bytes(rest[pos: pos + p_len])
     body = bytes(rest[pos + p_len:])
-    message = Message(exchange, routing_key, properties, body, persistent=state == LIVE_PERSISTENT)
-    if ext:
-        message.priority = ext.get("p", 0)
-        message.expiration_ms = ext.get("t")
-        message.cc = tuple(ext.get("cc", ()))
-        message.bcc = tuple(ext.get("bcc", ()))
-        if "d" in ext:
-            message.deaths = Deaths.from_json(ext["d"])
+    if not ext:
+        return state, seq, Message(exchange, routing_key, properties, body, state == LIVE_PERSISTENT), 0
+    message = make_message(exchange, routing_key, properties, body, state == LIVE_PERSISTENT, ext.get("p", 0),
+                           ext.get("t"), tuple(ext.get("cc", ())), tuple(ext.get("bcc", ())),
+                           Deaths.from_json(ext["d"]) if "d" in ext else None)
     return state, seq, message, ext.get("e", 0)
 
 
@@ -315,7 +312,7 @@ class QueueStore:
                 if message is None:
                     break
                 if state == LIVE_PERSISTENT:
-                    entry = Entry(seq, message, len(message.body))
+                    entry = CheckedEntry(seq, message, len(message.body))
                     entry.expires = expires
                     entry.segment = seg
                     entry.offset = pos

@@ -79,8 +79,45 @@ class PublishResult(enum.IntFlag):
 
 
 class Message:
-    __slots__ = ("exchange", "routing_key", "properties", "body", "persistent", "priority", "expiration_ms",
-                 "cc", "bcc", "deaths")
+    """A published message; `AnnotatedMessage` when it carries sender-selected keys or a death history.
+
+    The three extras are class-level defaults here, so building the common message costs no
+    more than its seven fields (DESIGN.md §6: one of these per publish).
+    """
+
+    __slots__ = ("exchange", "routing_key", "properties", "body", "persistent", "priority", "expiration_ms")
+    cc: tuple[str, ...] = ()  # CC routing keys (the header stays in the properties)
+    bcc: tuple[str, ...] = ()  # BCC routing keys (the wire removed the header before storing)
+    deaths: "Deaths | None" = None
+
+    def __init__(
+        self,
+        exchange: str,
+        routing_key: str,
+        properties: bytes,
+        body: bytes,
+        persistent: bool = False,
+        priority: int = 0,
+        expiration_ms: int | None = None,
+    ) -> None:
+        self.exchange = exchange
+        self.routing_key = routing_key
+        self.properties = properties
+        self.body = body
+        self.persistent = persistent
+        self.priority = priority
+        self.expiration_ms = expiration_ms
+
+    @property
+    def routing_keys(self) -> tuple[str, ...]:
+        """Every key the message was routed with: the publish key, then CC, then BCC."""
+        if not self.cc and not self.bcc:
+            return (self.routing_key,)
+        return (self.routing_key, *self.cc, *self.bcc)
+
+
+class AnnotatedMessage(Message):
+    __slots__ = ("cc", "bcc", "deaths")
 
     def __init__(
         self,
@@ -95,27 +132,30 @@ class Message:
         bcc: tuple[str, ...] = (),
         deaths: "Deaths | None" = None,
     ) -> None:
-        self.exchange = exchange
-        self.routing_key = routing_key
-        self.properties = properties
-        self.body = body
-        self.persistent = persistent
-        self.priority = priority
-        self.expiration_ms = expiration_ms
-        self.cc = cc  # CC routing keys (the header stays in the properties)
-        self.bcc = bcc  # BCC routing keys (the wire removed the header before storing)
+        super().__init__(exchange, routing_key, properties, body, persistent, priority, expiration_ms)
+        self.cc = cc
+        self.bcc = bcc
         self.deaths = deaths
 
-    @property
-    def routing_keys(self) -> tuple[str, ...]:
-        """Every key the message was routed with: the publish key, then CC, then BCC."""
-        if not self.cc and not self.bcc:
-            return (self.routing_key,)
-        return (self.routing_key, *self.cc, *self.bcc)
+
+def make_message(exchange: str, routing_key: str, properties: bytes, body: bytes, persistent: bool = False,
+                 priority: int = 0, expiration_ms: int | None = None, cc: tuple[str, ...] = (),
+                 bcc: tuple[str, ...] = (), deaths: "Deaths | None" = None) -> Message:
+    """A `Message`, or an `AnnotatedMessage` when any of the extras is set."""
+    if cc or bcc or deaths is not None:
+        return AnnotatedMessage(exchange, routing_key, properties, body, persistent, priority, expiration_ms,
+                                cc, bcc, deaths)
+    return Message(exchange, routing_key, properties, body, persistent, priority, expiration_ms)
 
 
 class Entry:
-    __slots__ = ("seq", "message", "redelivered", "segment", "offset", "size", "expires", "level", "deliveries")
+    """One message's place in a queue. The last three fields are class-level defaults that a plain
+    classic queue never changes; queues that use them make `CheckedEntry`s."""
+
+    __slots__ = ("seq", "message", "redelivered", "segment", "offset", "size")
+    expires: int = 0  # wall-clock ms after which the entry is dead (0: never)
+    level: int = 0  # priority level in a priority queue
+    deliveries: int = 0  # times it went back to a quorum queue (x-delivery-count)
 
     def __init__(self, seq: int, message: Message | None, size: int) -> None:
         self.seq = seq
@@ -124,9 +164,16 @@ class Entry:
         self.segment = None  # the on-disk segment holding this entry's record, if any
         self.offset = -1
         self.size = size  # body bytes, for memory accounting and x-max-length-bytes
-        self.expires = 0  # wall-clock ms after which the entry is dead (0: never)
-        self.level = 0  # priority level in a priority queue
-        self.deliveries = 0  # times it went back to a quorum queue (x-delivery-count)
+
+
+class CheckedEntry(Entry):
+    __slots__ = ("expires", "level", "deliveries")
+
+    def __init__(self, seq: int, message: Message | None, size: int) -> None:
+        super().__init__(seq, message, size)
+        self.expires = 0
+        self.level = 0
+        self.deliveries = 0
 
 
 class Consumer(Protocol):

@@ -56,6 +56,7 @@ from engine.messaging.queue import Queue
 from engine.messaging.reply import PREFIX as REPLY_TO, ReplyQueue, is_reply_name, new_reply_name
 from engine.messaging.routing import HeadersSource, Router
 from engine.messaging.types import (
+    AnnotatedMessage,
     Consumer,
     ExchangeSpec,
     ExchangeType,
@@ -69,6 +70,10 @@ if TYPE_CHECKING:
     from engine.messaging.messaging import Messaging
 
 DEFAULT_EXCHANGE = ""
+# The three results publish() returns; always these very objects, so callers may test identity.
+_UNROUTED = PublishResult.UNROUTED
+_ROUTED = PublishResult.ROUTED
+_ROUTED_AND_REJECTED = PublishResult.ROUTED | PublishResult.REJECTED
 PREDECLARED = (
     ("amq.direct", ExchangeType.DIRECT, False),
     ("amq.fanout", ExchangeType.FANOUT, False),
@@ -498,11 +503,11 @@ class VHost:
         else:
             queues = self.route(exchange, routing_key, headers)
         if not queues:
-            return PublishResult.UNROUTED
-        result = PublishResult.ROUTED
+            return _UNROUTED
+        result = _ROUTED
         for queue in queues:
             if queue.enqueue(message) is None:
-                result = PublishResult.ROUTED | PublishResult.REJECTED
+                result = _ROUTED_AND_REJECTED
         return result
 
     # -- dead-lettering -----------------------------------------------------------------
@@ -518,11 +523,11 @@ class VHost:
                               now_ms=self._messaging.clock.now_ms())
         dlrk = config.dead_letter_routing_key
         if dlrk is None:
-            dead = Message(exchange.name, message.routing_key, message.properties, message.body,
-                           message.persistent, message.priority, None, message.cc, message.bcc, deaths)
+            dead = AnnotatedMessage(exchange.name, message.routing_key, message.properties, message.body,
+                                    message.persistent, message.priority, None, message.cc, message.bcc, deaths)
         else:
-            dead = Message(exchange.name, dlrk, message.properties, message.body, message.persistent,
-                           message.priority, None, (), (), deaths)
+            dead = AnnotatedMessage(exchange.name, dlrk, message.properties, message.body, message.persistent,
+                                    message.priority, None, (), (), deaths)
         headers = self._messaging.headers_source(dead)
         targets = self.route_keys(exchange, dead.routing_keys, headers)
         if reason is not DeathReason.REJECTED:

@@ -3,7 +3,8 @@ priorities, consumer priorities, single active consumer, quorum delivery limits,
 
 from __future__ import annotations
 
-from engine.messaging import DeathReason, Message, PublishResult, QueueSpec
+from engine.messaging import DeathReason, PublishResult, QueueSpec
+from engine.messaging.types import make_message
 from engine.messaging.fields import Field, FieldKind, longstr
 
 from tests.engine.messaging.conftest import Recorder, msg
@@ -20,7 +21,7 @@ def declare(vhost, name="q", *, durable=False, **arguments):
 
 
 def publish(vhost, queue, body=b"x", **kw) -> PublishResult:
-    return vhost.publish(vhost.exchanges[""], queue, Message("", queue, b"\x00\x00", body, **kw))
+    return vhost.publish(vhost.exchanges[""], queue, make_message("", queue, b"\x00\x00", body, **kw))
 
 
 def bodies(queue) -> list[bytes]:
@@ -248,11 +249,11 @@ def test_cc_and_bcc_route_and_death_keys_leave_out_bcc(vhost):
     dlq = declare(vhost, "dlq")
     vhost.queue_bind("dlq", "amq.direct", "c", {}, owner=None)
     vhost.queues["c"].config  # noqa: B018 - plain queues
-    message = Message("", "q", b"\x00\x00", b"m", cc=("c",), bcc=("d",))
+    message = make_message("", "q", b"\x00\x00", b"m", cc=("c",), bcc=("d",))
     vhost.publish(vhost.exchanges[""], "q", message)
     assert [vhost.queues[n].message_count for n in ("q", "c", "d")] == [1, 1, 1]
     declare(vhost, "src", x_dead_letter_exchange=longstr("amq.direct"))
-    vhost.publish(vhost.exchanges[""], "src", Message("", "src", b"\x00\x00", b"n", cc=("c",), bcc=("d",)))
+    vhost.publish(vhost.exchanges[""], "src", make_message("", "src", b"\x00\x00", b"n", cc=("c",), bcc=("d",)))
     entry, _ = vhost.queues["src"].get(no_ack=False)
     vhost.queues["src"].discard(entry)
     _, dead = dlq.get(no_ack=True)
