@@ -199,3 +199,28 @@ def encode_table(table: dict[str, Field]) -> bytes:
         _encode_value(field, out)
     data = b"".join(out)
     return _U32.pack(len(data)) + data
+
+
+def table_entries(data: bytes | memoryview, pos: int = 0) -> tuple[list[tuple[str, bytes]], int]:
+    """A length-prefixed table's entries as (key, encoded entry bytes), unchanged: for splicing."""
+    (n,) = _U32.unpack_from(data, pos)
+    pos += 4
+    end = pos + n
+    if end > len(data):
+        raise TableError("table runs past the frame")
+    entries = []
+    while pos < end:
+        start = pos
+        size = data[pos]
+        key = bytes(data[pos + 1:pos + 1 + size]).decode("utf-8", "replace")
+        _field, pos = _value(data, pos + 1 + size, end)
+        entries.append((key, bytes(data[start:pos])))
+    return entries, end
+
+
+def encode_entry(key: str, field: Field) -> bytes:
+    """One encoded table entry (key and tagged value)."""
+    name = key.encode()
+    out: list[bytes] = [_U8.pack(len(name)), name]
+    _encode_value(field, out)
+    return b"".join(out)

@@ -30,7 +30,7 @@ import struct
 
 from engine.messaging.deaths import Deaths
 from engine.messaging.fields import Field, FieldKind
-from amqp_wire.fieldtable import decode_table, encode_table
+from amqp_wire.fieldtable import decode_table, encode_entry, encode_table, table_entries
 
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
@@ -183,10 +183,14 @@ def _split(props: bytes) -> tuple[int, dict[int, bytes], bytes]:
     return flags, values, extra + props[pos:]
 
 
-def rewrite(props: bytes, *, headers=_KEEP, drop_expiration: bool = False, reply_to: bytes | None = None) -> bytes:
-    """The property list with headers replaced (None removes them), expiration dropped, reply-to set."""
+def rewrite(props: bytes, *, headers=_KEEP, drop_expiration: bool = False, reply_to: bytes | None = None,
+            headers_raw: bytes | None = None) -> bytes:
+    """The property list with headers replaced (None removes them; `headers_raw`: an encoded table),
+    expiration dropped, reply-to set."""
     flags, values, tail = _split(props)
-    if headers is not _KEEP:
+    if headers_raw is not None:
+        values[13] = headers_raw
+    elif headers is not _KEEP:
         if headers:
             values[13] = encode_table(headers)
         else:
@@ -251,16 +255,54 @@ def _death_headers(deaths: Deaths) -> dict[str, Field]:
     }
 
 
+_RENDERED: dict[tuple, list[tuple[str, bytes]]] = {}
+_RENDERED_MAX = 1024
+
+
+def _render_key(deaths: Deaths | None, delivery_count: int) -> tuple:
+    if deaths is None:
+        return (None, delivery_count)
+    # what the headers show: time in seconds, and not last_time_ms (it only orders the records)
+    return (tuple((d.queue, d.reason, d.count, d.first_time_ms // 1000, d.exchange, d.routing_keys, d.ttl)
+                  for d in deaths.records),
+            deaths.first_reason, deaths.first_queue, deaths.first_exchange,
+            deaths.last_reason, deaths.last_queue, deaths.last_exchange, delivery_count)
+
+
+def _added_entries(deaths: Deaths | None, delivery_count: int) -> list[tuple[str, bytes]]:
+    """The encoded header entries the broker adds; many messages share them, so they are cached."""
+    key = _render_key(deaths, delivery_count)
+    entries = _RENDERED.get(key)
+    if entries is None:
+        added: dict[str, Field] = {}
+        if deaths is not None:
+            added.update(_death_headers(deaths))
+        if delivery_count:
+            added["x-delivery-count"] = Field(FieldKind.LONG, delivery_count)
+        entries = [(name, encode_entry(name, field)) for name, field in added.items()]
+        if len(_RENDERED) >= _RENDERED_MAX:
+            _RENDERED.clear()
+        _RENDERED[key] = entries
+    return entries
+
+
 def annotated(props: bytes, deaths: Deaths | None, delivery_count: int) -> bytes:
-    """The properties a message is delivered with when the broker annotated it (see module docstring)."""
+    """The properties a message is delivered with when the broker annotated it (see module docstring).
+
+    The message's own header entries are spliced as they are; the broker's entries replace any of
+    the same name, and the whole table comes out sorted by name.
+    """
     flags, values, _tail = _split(props)
-    table = {}
+    added = _added_entries(deaths, delivery_count)
+    names = {name for name, _ in added}
+    entries = list(added)
     if 13 in values:
-        table, _ = decode_table(values[13], 0)
-    added: dict[str, Field] = {}
-    if deaths is not None:
-        added.update(_death_headers(deaths))
-    if delivery_count:
-        added["x-delivery-count"] = Field(FieldKind.LONG, delivery_count)
-    table.update(added)
-    return rewrite(props, headers=dict(sorted(table.items())), drop_expiration=deaths is not None)
+        own, _ = table_entries(values[13], 0)
+        entries += [(name, raw) for name, raw in own if name not in names]
+    entries.sort(key=_first)
+    body = b"".join(raw for _, raw in entries)
+    return rewrite(props, headers_raw=_U32.pack(len(body)) + body, drop_expiration=deaths is not None)
+
+
+def _first(item: tuple[str, bytes]) -> str:
+    return item[0]
