@@ -181,6 +181,17 @@ def _initial_cluster_size(field: Field, args) -> tuple | Text | None:
     return ("value_zero", 0) if field.value == 0 else None
 
 
+def _max_age(field: Field, args) -> tuple | str | None:
+    # rabbit_amqqueue:check_max_age/1: a positive integer and one unit of Y M D h m s
+    if field.kind is not FieldKind.LONGSTR:
+        return ("unacceptable_type", field.kind)
+    text = bytes(field.value).decode("utf-8", "replace")
+    digits = text.rstrip("YMDhms")
+    if len(text) - len(digits) != 1 or not digits.isdigit() or int(digits) <= 0:
+        return "invalid_max_age"
+    return None
+
+
 def _queue_type(field: Field, args) -> tuple | Text | None:
     if field.kind is not FieldKind.LONGSTR:
         return ("unacceptable_type", field.kind)
@@ -208,6 +219,7 @@ VALIDATORS: tuple[tuple[str, Callable], ...] = (
     ("x-single-active-consumer", _bool),
     ("x-queue-type", _queue_type),
     ("x-quorum-initial-group-size", _initial_cluster_size),
+    ("x-max-age", _max_age),
     ("x-stream-max-segment-size-bytes", _non_neg_int),
     ("x-stream-filter-size-bytes", _non_neg_int),
     ("x-initial-cluster-size", _initial_cluster_size),

@@ -50,6 +50,16 @@ def test_publish_consume_ack_with_every_property(server):
         conn.close()
 
 
+def pump(conn: pika.BlockingConnection, done, timeout: float = 5.0, linger: float = 0.3) -> None:
+    """Processes events until `done()` holds, then a little longer so that extra deliveries would show."""
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        conn.process_data_events(time_limit=0.05)
+    end = time.monotonic() + linger
+    while (left := end - time.monotonic()) > 0:
+        conn.process_data_events(time_limit=left)
+
+
 def test_round_robin_and_prefetch(server):
     conn = connect(server.amqp_url)
     try:
@@ -61,12 +71,13 @@ def test_round_robin_and_prefetch(server):
         ch.basic_consume(q, lambda c, m, p, b: seen["b"].append((m.delivery_tag, b)), consumer_tag="b")
         for i in range(10):
             ch.basic_publish("", q, b"%d" % i)
-        conn.process_data_events(time_limit=0.5)
+        # process_data_events returns once anything arrived: pump until the windows are full
+        pump(conn, lambda: len(seen["a"]) + len(seen["b"]) >= 4)
         assert [b for _, b in seen["a"]] == [b"0", b"2"]  # each consumer holds its own window of 2
         assert [b for _, b in seen["b"]] == [b"1", b"3"]
         for tag, _ in seen["a"]:  # tags are per channel: a multiple-ack would settle b's too
             ch.basic_ack(tag)
-        conn.process_data_events(time_limit=0.5)
+        pump(conn, lambda: len(seen["a"]) >= 4)
         assert [b for _, b in seen["a"]] == [b"0", b"2", b"4", b"5"]
     finally:
         conn.close()
