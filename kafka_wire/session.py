@@ -44,7 +44,7 @@ from kio.schema.response_header.v1.header import ResponseHeader as ResponseHeade
 from kio.serial import entity_reader, entity_writer
 
 from engine.errors import StorageError
-from kafka_wire.framing import MAX_REQUEST_BYTES, FrameReader, FrameTooLarge, peek_header
+from kafka_wire.framing import MAX_REQUEST_BYTES, FrameReader, FrameTooLarge, check_lengths, peek_header
 from kafka_wire.registry import REGISTRY, ApiKey
 
 log = logging.getLogger("mqgateway.kafka")
@@ -128,8 +128,10 @@ class KafkaSession:
         self.service = service
         self.link = link
         self._frames = FrameReader(getattr(service.settings, "max_request_bytes", MAX_REQUEST_BYTES))
-        self._pending: deque[_Pending] = deque()
-        self._queued: deque[bytes] = deque()  # parsed, not dispatched while flow is held
+        # Both made on first use: an idle connection should not carry two empty deques
+        # (760 bytes each; docs/operations.md counts the bytes of an idle connection).
+        self._pending: deque[_Pending] | None = None  # answers owed, in arrival order
+        self._queued: deque[bytes] | None = None  # parsed, not dispatched while flow is held
         self._closed = False
         self._handshaken = False
         self._reading_paused = False
@@ -148,18 +150,30 @@ class KafkaSession:
         except FrameTooLarge as exc:
             self._refuse(f"{exc}")
             return
-        self._queued.extend(frames)
-        self._pump()
+        if self._queued is not None:  # held back already: keep arrival order
+            self._queued.extend(frames)
+            self._pump()
+            return
+        for i, frame in enumerate(frames):
+            if self._closed:
+                return
+            if self._held():
+                self._queued = deque(frames[i:])
+                break
+            self._dispatch(frame)
+        self._update_flow()
 
     def _pump(self) -> None:
         """Dispatches queued requests while the flow allows, then pauses or resumes reading."""
         queued = self._queued
         while queued and not self._closed and not self._held():
             self._dispatch(queued.popleft())
+        if not queued:
+            self._queued = None
         self._update_flow()
 
     def _held(self) -> bool:
-        return len(self._pending) >= MAX_IN_FLIGHT or not self.link.is_writable()
+        return (self._pending is not None and len(self._pending) >= MAX_IN_FLIGHT) or not self.link.is_writable()
 
     def _update_flow(self) -> None:
         if self._closed:
@@ -184,13 +198,13 @@ class KafkaSession:
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
-        self._queued.clear()
+        self._queued = None
         if self._drain_task is not None:
             self._drain_task.cancel()
-        for pending in self._pending:
+        for pending in self._pending or ():
             if pending.task is not None and not pending.task.done():
                 pending.task.cancel()
-        self._pending.clear()
+        self._pending = None
         self.service.session_closed(self)
 
     def _refuse(self, reason: str) -> None:
@@ -221,6 +235,9 @@ class KafkaSession:
         request_type = entry.request_types[version]
         flexible = request_type.__flexible__
         try:
+            # Lengths first: kio's reader would trust a declared count (framing.check_lengths).
+            used = check_lengths(RequestHeaderV2 if flexible else RequestHeaderV1, frame, 0)
+            check_lengths(request_type, frame, used)
             header, used = (_read_header_v2 if flexible else _read_header_v1)(frame, 0)
             body, body_used = entity_reader(request_type)(frame, used)
         except Exception as exc:
@@ -252,7 +269,7 @@ class KafkaSession:
             pending = _Pending(correlation_id, response_type, header_flexible)
             pending.task = asyncio.ensure_future(result)
             pending.task.add_done_callback(lambda task, p=pending: self._completed(p, task))
-            self._pending.append(pending)
+            self._owe(pending)
         elif result is not None:
             waiter = syncer.barrier(since=mark) if syncer is not None else None
             if waiter is None:
@@ -261,7 +278,12 @@ class KafkaSession:
             pending = _Pending(correlation_id, response_type, header_flexible, response=result, awaits_sync=True)
             pending.task = waiter
             waiter.add_done_callback(lambda task, p=pending: self._completed(p, task))
-            self._pending.append(pending)
+            self._owe(pending)
+
+    def _owe(self, pending: _Pending) -> None:
+        if self._pending is None:
+            self._pending = deque()
+        self._pending.append(pending)
 
     def _handshake_done(self) -> None:
         self._handshaken = True
@@ -273,7 +295,7 @@ class KafkaSession:
             self._write(correlation_id, response_type, header_flexible, response)
             return
         pending = _Pending(correlation_id, response_type, header_flexible, done=True, response=response)
-        self._pending.append(pending)
+        self._owe(pending)
 
     def _completed(self, pending: _Pending, task: asyncio.Future) -> None:
         if task.cancelled() or self._closed:
@@ -317,9 +339,9 @@ class KafkaSession:
     async def finish(self, timeout: float) -> None:
         """Broker shutdown: stop reading, let in-flight answers go out, then close."""
         self._reading_paused = True
-        self._queued.clear()
+        self._queued = None
         self.link.pause_reading()
-        tasks = [p.task for p in self._pending if p.task is not None and not p.task.done()]
+        tasks = [p.task for p in self._pending or () if p.task is not None and not p.task.done()]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
         self._closed = True
