@@ -34,7 +34,8 @@ Features, from the queue's arguments (engine/messaging/arguments.py `QueueConfig
 - Quorum queues (`x-queue-type=quorum`): every return of a delivered message (requeue,
   channel closed) counts towards `x-delivery-limit` (default 20, RabbitMQ 4); a message
   returned more often than that is dead-lettered with reason `delivery_limit` instead of
-  requeued (`rabbit_fifo:return_one`). Returned messages are served first.
+  requeued (`rabbit_fifo:return_one`). Returned messages are served first. Every message
+  is written to the store, persistent or not (a quorum queue logs every enqueue).
 - `x-expires`: a queue with no consumers, no basic.get and no redeclare for that long is
   deleted (not dead-lettered).
 
@@ -189,7 +190,8 @@ class Queue:
     def _store(self, entry: Entry, message: Message) -> None:
         store = self.store
         if store is not None:
-            persist = message.persistent and self.durable
+            # A quorum queue writes every message to its log, whatever its delivery mode.
+            persist = (message.persistent or self.type is QueueType.QUORUM) and self.durable
             over = self._ram_bytes >= self.ram_budget
             if persist or over:
                 store.append(entry, message, persist)
