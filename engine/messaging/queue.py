@@ -119,6 +119,7 @@ class Queue:
         self._next_seq = 1
         self._ram_bytes = 0
         self._ttl_at = 0  # wall-clock ms the head-expiry timer is armed for (0: none)
+        self._has_ttl = config.message_ttl is not None  # some entry may carry an expiry
         self._expires_armed = False
         self._last_used = 0.0
         self._dispatching = False
@@ -226,13 +227,14 @@ class Queue:
         self._next_seq = seq + 1
         entry = CheckedEntry(seq, message, size)
         self.published += 1
-        now = self._now()
         ttl = config.message_ttl
         own = message.expiration_ms
         if own is not None and (ttl is None or own < ttl):
             ttl = own
+        now = self._now() if ttl is not None or self._has_ttl else 0
         if ttl is not None:
             entry.expires = now + ttl or 1  # never 0, which means "no expiry"
+            self._has_ttl = True
         box = self._box
         if type(box) is Levels:
             entry.level = box.level_of(message.priority)
@@ -260,7 +262,7 @@ class Queue:
         if entry.seq <= self.delivered_seq:
             entry.redelivered = True
         if entry.expires:
-            self._featured = self._checked = True
+            self._featured = self._checked = self._has_ttl = True
         if self._featured:
             if type(self._box) is Levels:
                 entry.level = self._box.level_of(message.priority)
@@ -433,6 +435,8 @@ class Queue:
         self._dead(entry, DeathReason.EXPIRED)
 
     def _drop_expired(self, now: int) -> None:
+        if not self._has_ttl:
+            return
         box = self._box
         for lane in box.lanes():
             while lane and lane[0].expires and lane[0].expires <= now:
@@ -446,7 +450,7 @@ class Queue:
 
     def _arm_ttl(self) -> None:
         host = self._host
-        if host is None or self.deleted:
+        if host is None or self.deleted or not self._has_ttl:
             return
         first = 0
         for lane in self._box.lanes():
