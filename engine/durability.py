@@ -18,9 +18,9 @@ kernel crash:
               `flush.messages=1`, but group-committed.
 
 Group commit (DESIGN.md §2): appends never wait on the event loop. A round takes every
-file written since the previous round and fsyncs them, one after the other, in one worker
-thread; every acknowledgement waiting for writes made before the round started is released
-when it ends. Writes made while a round runs go into the next one, so under load one fsync
+file written since the previous round and fsyncs them in worker threads (up to
+PARALLEL_FSYNCS at once, then the directories); every acknowledgement waiting for writes
+made before the round started is released when it ends. Writes made while a round runs go into the next one, so under load one fsync
 per file covers all the appends that arrived during the previous fsync.
 
 How storage takes part (each subsystem, for each file it appends to):
@@ -243,9 +243,20 @@ class Syncer:
         self._round_seq = self.seq
         self._inflight = handles
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mqgw-fsync")
-        self._round = loop.run_in_executor(self._executor, _sync_all, [h.fd for h in handles], sorted(dirs))
+            self._executor = ThreadPoolExecutor(max_workers=PARALLEL_FSYNCS, thread_name_prefix="mqgw-fsync")
+        self._round = loop.create_task(self._run_round(loop, [h.fd for h in handles], sorted(dirs)))
         self._round.add_done_callback(lambda f, h=handles: self._finish_round(f, h))
+
+    async def _run_round(self, loop: asyncio.AbstractEventLoop, fds: list[int], dirs: list[Path]) -> None:
+        """The files of a round are synced in parallel (a disk queues them better than one
+        at a time), then the directories, whose new entries name those files."""
+        results = await asyncio.gather(*(loop.run_in_executor(self._executor, _sync_file, fd) for fd in fds),
+                                       return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        if dirs:
+            await loop.run_in_executor(self._executor, _sync_dirs, dirs)
 
     def _finish_round(self, round_: asyncio.Future, handles: list[SyncHandle]) -> None:
         if self._closed:
@@ -326,6 +337,8 @@ class Syncer:
         if self._executor is not None:
             self._executor.shutdown(wait=True)  # a round in flight finishes its fsyncs
             self._executor = None
+        if self._round is not None:
+            self._round.cancel()  # its result is not looked at: everything is synced again below
         # The in-flight round's handles are synced again: its result is not looked at.
         handles = self._inflight + self._dirty
         self._inflight, self._dirty, self._round = [], [], None
@@ -348,13 +361,25 @@ class Syncer:
             self._release_all(self._failed or StorageError("the broker is shutting down"))
 
 
+# fsyncs of one round that run at once, each in a worker thread.
+PARALLEL_FSYNCS = 8
+
+
 def _sync_all(fds: list[int], dirs: list[Path]) -> None:
-    """The worker thread's part of a round: one fsync per file, then the directories."""
+    """A whole round in the calling thread (close())."""
     for fd in fds:
-        try:
-            _fsync(fd)
-        except OSError as exc:
-            raise StorageError(f"fsync: {exc.strerror or exc}") from exc
+        _sync_file(fd)
+    _sync_dirs(dirs)
+
+
+def _sync_file(fd: int) -> None:
+    try:
+        _fdatasync(fd)
+    except OSError as exc:
+        raise StorageError(f"fsync: {exc.strerror or exc}") from exc
+
+
+def _sync_dirs(dirs: list[Path]) -> None:
     for directory in dirs:
         try:
             dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
@@ -370,7 +395,11 @@ def _sync_all(fds: list[int], dirs: list[Path]) -> None:
             os.close(dir_fd)
 
 
-_fsync = os.fsync  # one name to replace in tests that make the disk slow or failing
+# One name each to replace in tests that make the disk slow or failing. Files get
+# fdatasync: for appends it still writes the new size (the metadata needed to read the data
+# back, fdatasync(2)) but not the modification time. Directories need a full fsync.
+_fsync = os.fsync
+_fdatasync = getattr(os, "fdatasync", os.fsync)
 
 
 def _close_fd(fd: int) -> None:

@@ -41,6 +41,7 @@ class RecordingDisk:
 def disk(monkeypatch) -> RecordingDisk:
     recording = RecordingDisk()
     monkeypatch.setattr(durability, "_fsync", recording)
+    monkeypatch.setattr(durability, "_fdatasync", recording)
     return recording
 
 

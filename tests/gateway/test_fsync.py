@@ -46,6 +46,7 @@ async def _answer(reader: asyncio.StreamReader, timeout: float) -> bytes:
 async def test_offset_commit_is_answered_only_once_durable(tmp_path, monkeypatch, policy):
     disk = GatedDisk()
     monkeypatch.setattr(durability, "_fsync", disk)
+    monkeypatch.setattr(durability, "_fdatasync", disk)
     broker = Broker(Config(data_dir=tmp_path, fsync=policy, kafka=HostPort(host="127.0.0.1", port=0),
                            amqp=HostPort(host="127.0.0.1", port=0)))
     await broker.start()
