@@ -30,6 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--amqp", help="AMQP listener HOST:PORT (default localhost:5672)")
     serve.add_argument("--amqp-user", dest="amqp_user", help="default AMQP user (default guest, loopback only)")
     serve.add_argument("--amqp-password", dest="amqp_password", help="default AMQP user's password (default guest)")
+    serve.add_argument("--amqp-max-message-size", dest="amqp_max_message_size", type=int,
+                       help="largest AMQP message body, RabbitMQ's max_message_size (default 16777216)")
+    serve.add_argument("--amqp-frame-max", dest="amqp_frame_max", type=int,
+                       help="largest AMQP frame offered in connection.tune (default 131072)")
+    serve.add_argument("--amqp-channel-max", dest="amqp_channel_max", type=int,
+                       help="channels per AMQP connection offered in connection.tune (default 2047)")
+    serve.add_argument("--amqp-heartbeat", dest="amqp_heartbeat", type=int,
+                       help="AMQP heartbeat interval offered in seconds, 0 = off (default 60)")
     serve.add_argument("--fsync", help="when appends reach the disk: never (default), interval, always "
                        "(acknowledgements wait for a group-committed fsync); docs/operations.md")
     serve.add_argument("--fsync-interval-ms", dest="fsync_interval_ms", type=int,

@@ -78,3 +78,16 @@ def test_limits_and_fsync_have_documented_defaults_and_one_name_each():
 def test_bad_limit_or_fsync_values_are_refused(flags):
     with pytest.raises(ConfigError):
         load(flags=flags, environ={})
+
+
+def test_every_limit_and_fsync_setting_has_its_flag():
+    from gateway.cli import build_parser
+
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]
+    flags = {option for action in serve._actions for option in action.option_strings}
+    for name in ("max_connections", "max_connections_per_source", "handshake_timeout_ms", "kafka_idle_timeout_ms",
+                 "kafka_max_request_bytes", "fsync", "fsync_interval_ms", "amqp_max_message_size", "amqp_frame_max",
+                 "amqp_channel_max", "amqp_heartbeat"):
+        assert "--" + name.replace("_", "-") in flags, name
+        args = build_parser().parse_args(["serve", "--" + name.replace("_", "-"), "always" if name == "fsync" else "7"])
+        assert getattr(args, name) is not None
