@@ -144,3 +144,39 @@ def test_torn_tail_is_cut(tmp_path):
     m3 = open_messaging(tmp_path)
     assert m3.vhost("/").queues["dq"].get(no_ack=True)[1].body == b"after"
     m3.close()
+
+
+def test_delivered_mark_and_record_extension_survive(tmp_path):
+    from engine.messaging import DeathReason
+    from engine.messaging.fields import Field, FieldKind
+    from engine.messaging.types import make_message
+
+    m = open_messaging(tmp_path)
+    v = m.vhost("/")
+    v.queue_declare(QueueSpec(name="dq", durable=True), passive=False, owner=None)
+    v.queue_declare(QueueSpec(name="src", durable=True, arguments={
+        "x-dead-letter-exchange": longstr(""), "x-dead-letter-routing-key": longstr("dq")}),
+        passive=False, owner=None)
+    v.queue_declare(QueueSpec(name="prio", durable=True, arguments={"x-max-priority": Field(FieldKind.BYTE, 5)}),
+                    passive=False, owner=None)
+    for i in range(3):
+        v.publish(v.exchanges[""], "dq", msg(b"d%d" % i, persistent=True))
+    v.queues["dq"].get(no_ack=False)  # delivered, never acked
+    v.publish(v.exchanges[""], "src", make_message("", "src", b"\x00\x00", b"dead", True, 0, 500, ("cc",)))
+    entry, _ = v.queues["src"].get(no_ack=False)
+    v.queues["src"].discard(entry)  # dead-lettered into dq with its history
+    for body, priority in ((b"low", 1), (b"high", 4)):
+        v.publish(v.exchanges[""], "prio", make_message("", "prio", b"\x00\x00", body, True, priority))
+    crash(m)
+
+    m2 = open_messaging(tmp_path)
+    v2 = m2.vhost("/")
+    got = []
+    while (item := v2.queues["dq"].get(no_ack=True)) is not None:
+        got.append((item[1].body, item[0].redelivered))
+        if item[1].body == b"dead":
+            deaths = item[1].deaths
+    assert got == [(b"d0", True), (b"d1", False), (b"d2", False), (b"dead", False)]
+    (death,) = deaths.records
+    assert (death.queue, death.reason, death.ttl, death.routing_keys) == ("src", DeathReason.REJECTED, 500, ("src", "cc"))
+    assert [v2.queues["prio"].get(no_ack=True)[1].body for _ in range(2)] == [b"high", b"low"]
