@@ -34,7 +34,7 @@ def test_parse_ack_matches_pamqp(tag, multiple):
     assert frames.parse_ack(payload) == (tag, multiple)
 
 
-@given(ctag=names, tag=st.integers(min_value=1, max_value=2 ** 63), redelivered=st.booleans(),
+@given(ctag=names, tag=st.integers(min_value=1, max_value=2 ** 63 - 1), redelivered=st.booleans(),
        exchange=names, routing_key=names, body=st.binary(max_size=3000))
 @settings(max_examples=50)
 def test_deliver_frames_match_pamqp(ctag, tag, redelivered, exchange, routing_key, body):
