@@ -12,6 +12,12 @@ Served as RabbitMQ serves them (rules in engine/messaging/vhost.py and arguments
 - purge drops ready messages (not unacked ones) and reports how many.
 - delete is idempotent for missing queues, honours if-unused / if-empty (406), sends
   basic.cancel to the queue's consumers, and reports the ready messages dropped.
+- queue types and arguments (engine/messaging/arguments.py): quorum queues must be durable,
+  shared and kept (406 "invalid property 'auto-delete' ..."), cannot be server-named; every
+  argument is validated for the declared type, with RabbitMQ's 406 texts; streams are
+  refused (406 "... not yet supported by mqgateway").
+- direct reply-to names (`amq.rabbitmq.reply-to`, `amq.rabbitmq.reply-to.<suffix>`) are
+  always declared passively: (0 messages, 1 consumer) or 404; binding them is 403.
 `nowait` suppresses the reply only; errors are still raised (errata §9).
 """
 

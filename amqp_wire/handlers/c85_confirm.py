@@ -6,8 +6,9 @@ publish is acknowledged with basic.ack carrying the channel's publish sequence n
 queue is confirmed only after its record was handed to the OS. A transactional channel
 cannot switch: 406 "cannot switch from tx to confirm mode".
 
-Not done: basic.nack to publishers — nothing in this engine refuses a routed message yet
-(issue 5's x-overflow=reject-publish will).
+A message some queue refused (x-overflow reject-publish / reject-publish-dlx) is nacked
+instead, in sequence among the acks, and so is every publish of a batch whose store write
+failed (RabbitMQ nacks on internal errors).
 """
 
 from __future__ import annotations
