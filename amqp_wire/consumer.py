@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 from amqp_wire import frames
 from amqp_wire.properties import annotated
+from amqp_wire.stream_delivery import stream_delivery
+from engine.messaging.stream_queue import StreamEntry
 
 if TYPE_CHECKING:
     from amqp_wire.channel import Channel
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 class WireConsumer:
     __slots__ = ("tag", "tag_bytes", "channel", "queue", "no_ack", "exclusive", "limit", "unacked", "cancelled",
-                 "priority", "timeout")
+                 "priority", "timeout", "stream_offset")
 
     def __init__(self, tag: str, channel: "Channel", queue, *, no_ack: bool, exclusive: bool, limit: int,
                  priority: int = 0, timeout: int = 0) -> None:
@@ -41,6 +43,7 @@ class WireConsumer:
         self.cancelled = False
         self.priority = priority  # x-priority
         self.timeout = timeout  # x-consumer-timeout (ms), 0: the queue's or the server's
+        self.stream_offset = None  # x-stream-offset (a Field) for a stream queue consumer
 
     def has_credit(self) -> bool:
         channel = self.channel
@@ -65,6 +68,12 @@ class WireConsumer:
             if channel.timeout_timer is None:
                 channel.arm_timeout(channel.timeout_of(queue, self) / 1000.0)
         session = channel.session
+        if entry.__class__ is StreamEntry:
+            exchange, routing_key, props = stream_delivery(entry.record)
+            session.send(frames.deliver_frames(
+                channel.id, self.tag_bytes, tag, False, exchange, routing_key, props, entry.record.value or b"",
+                session.frame_max))
+            return
         props = message.properties
         if message.deaths is not None or entry.deliveries:
             props = annotated(props, message.deaths, entry.deliveries)

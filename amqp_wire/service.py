@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from amqp_wire.connection import Session, State
 from amqp_wire.errors import ReplyCode
 from amqp_wire.handlers import load_all
+from amqp_wire.stream_delivery import record_headers
 from amqp_wire.properties import headers_from_properties
 
 load_all()
@@ -39,6 +40,8 @@ class AmqpService:
         self.sessions: set[Session] = set()
         # Dead-lettering through a headers exchange reads the message's AMQP headers.
         engine.messaging.headers_decoder = headers_from_properties
+        # Messages appended to a stream (a topic) carry their properties as record headers.
+        engine.messaging.record_encoder = record_headers
 
     def new_session(self, link) -> Session:
         session = _TrackedSession(self, link)

@@ -58,6 +58,7 @@ class Engine:
         """Recovers every subsystem from disk (or starts empty in memory)."""
         self.groups = GroupCoordinator.for_engine(self)
         self.messaging = Messaging(self.subdir("amqp"), clock=self.clock)
+        self.messaging.topics = self.topics  # stream queues are topics (engine/messaging/stream_queue.py)
         self.messaging.open()
         self.topics.open()
         # Last: recovery completes or aborts transactions by writing markers into the

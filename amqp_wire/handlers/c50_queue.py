@@ -27,7 +27,7 @@ from pamqp import commands
 
 from engine.messaging import QueueSpec
 
-from amqp_wire import frames
+from amqp_wire import frames, stream_rules
 from amqp_wire.errors import no_previous_queue
 from amqp_wire.handlers import channel_method
 
@@ -75,6 +75,9 @@ def unbind(channel, method) -> None:
 @channel_method(commands.Queue.Purge)
 def purge(channel, method) -> None:
     session = channel.session
+    target = session.vhost.queues.get(queue_name(channel, method.queue))
+    if stream_rules.is_stream(target):
+        stream_rules.check_purge(channel, target)
     count = session.vhost.queue_purge(queue_name(channel, method.queue), owner=session)
     if not method.nowait:
         session.send_method(channel.id, frames.build(commands.Queue.PurgeOk, message_count=count))

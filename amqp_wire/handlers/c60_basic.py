@@ -48,7 +48,7 @@ from pamqp import commands
 from engine.messaging import QueueType, server_name
 from engine.messaging.fields import INTEGER_KINDS
 
-from amqp_wire import frames
+from amqp_wire import frames, stream_rules
 from amqp_wire.consumer import WireConsumer
 from amqp_wire.errors import AmqpError, ReplyCode, rs
 from amqp_wire.handlers import channel_method
@@ -84,6 +84,8 @@ def consume(channel, method) -> None:
         raise AmqpError(ReplyCode.NOT_ALLOWED, f"attempt to reuse consumer tag '{tag}'")
     arguments = method.arguments or {}
     session.vhost.check_consume(queue, arguments)
+    if stream_rules.is_stream(queue):
+        stream_rules.check_consume(channel, queue, method, channel.prefetch)
     if queue.type is QueueType.QUORUM and channel.global_limit:
         raise AmqpError(ReplyCode.NOT_IMPLEMENTED,
                         f"{rs('queue', queue.name, session.vhost_name)} does not support global qos")
@@ -92,6 +94,7 @@ def consume(channel, method) -> None:
     consumer = WireConsumer(tag, channel, queue, no_ack=method.no_ack, exclusive=method.exclusive,
                             limit=channel.prefetch, priority=int(priority.value) if priority is not None else 0,
                             timeout=_positive_int(timeout))
+    consumer.stream_offset = arguments.get("x-stream-offset")
     queue.add_consumer(consumer, exclusive=method.exclusive)
     channel.consumers[tag] = consumer
     if not method.nowait:
@@ -145,6 +148,8 @@ def cancel_ok(channel, method) -> None:
 def get(channel, method) -> None:
     session = channel.session
     queue = session.vhost.queue(queue_name(channel, method.queue), owner=session)
+    if stream_rules.is_stream(queue):
+        stream_rules.check_get(channel, queue)
     queue.check_get()
     got = queue.get(no_ack=method.no_ack)
     if got is None:

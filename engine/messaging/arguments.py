@@ -271,8 +271,6 @@ def check_queue_arguments(vhost: "VHost", name: str, arguments: Mapping[str, Fie
         if key in ALL_ARGUMENTS and key not in known:
             raise fail(PreconditionFailed, Reason.ARG_OF_OTHER_QUEUE_TYPE, name=name, vhost=vhost.name, key=key,
                        type=qtype.module)
-    if qtype is QueueType.STREAM:
-        raise _invalid(vhost, name, "x-queue-type", NOT_YET)
     return qtype
 
 

@@ -40,6 +40,7 @@ from engine.messaging.exchange import Exchange
 from engine.messaging.fields import table_from_json
 from engine.messaging.queue import DEFAULT_RAM_BUDGET, Queue
 from engine.messaging.segments import QueueStore, remove_tree
+from engine.messaging.stream_queue import StreamQueue, is_stream as _is_stream
 from engine.messaging.types import ExchangeType, Message
 from engine.messaging.vhost import VHost
 
@@ -64,6 +65,10 @@ class Messaging:
         self._recovering = False
         self._deadlines = Deadlines(self.clock, self._due)
         self.headers_decoder: Callable[[bytes], Mapping | None] | None = None
+        # engine.topics, set by the Engine: the storage of stream queues (engine/messaging/stream_queue.py)
+        self.topics = None
+        # set by the AMQP wire: (exchange, routing key, properties) -> (record headers, record key)
+        self.record_encoder: Callable | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -138,6 +143,10 @@ class Messaging:
     def new_queue(self, vhost: VHost, name: str, *, durable: bool, auto_delete: bool, owner: object | None,
                   arguments, queue_id: str | None = None) -> Queue:
         queue_id = queue_id or uuid.uuid4().hex
+        if _is_stream(arguments):
+            return StreamQueue(name, vhost=vhost.name, durable=durable, arguments=arguments, topics=self.topics,
+                               clock=self.clock, queue_id=queue_id, host=vhost,
+                               encoder=self.record_encoder)
         store = None
         if self.directory is not None:
             store = QueueStore(self.directory / "queues" / queue_id, self._mark_dirty)

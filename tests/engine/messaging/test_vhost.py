@@ -91,9 +91,9 @@ def test_arguments_validated_like_rabbitmq_and_unimplemented_ones_refused(vhost)
     detail = raises(PreconditionFailed, Reason.INVALID_ARG, declare_q, vhost, "q",
                     arguments={"x-message-ttl": longstr("10")})
     assert detail["problem"] == '"expected integer, got longstr"'
-    detail = raises(PreconditionFailed, Reason.INVALID_ARG, declare_q, vhost, "q",
+    detail = raises(PreconditionFailed, Reason.INVALID_QUEUE_PROPERTY, declare_q, vhost, "q",
                     arguments={"x-queue-type": longstr("stream")})
-    assert "not yet supported" in detail["problem"]
+    assert detail["property"] == "non-durable"  # streams are durable only (rabbit_queue_type_util)
     assert "q" not in vhost.queues
 
 

@@ -1,0 +1,340 @@
+"""A RabbitMQ stream queue (`x-queue-type=stream`) stored as a Log (DESIGN.md §2).
+
+Naming: a stream queue `q` of vhost `/` *is* the one-partition Kafka topic `q` (engine.topics);
+the same name on both sides, so a Kafka client sees every AMQP stream of vhost `/` as a topic
+and an AMQP client sees every Kafka topic as a stream queue (issue 7). Streams of other vhosts
+are topics named `<vhost>/<name>`... not served: only vhost `/` may declare streams here (a
+documented limit, docs/amqp.md). A topic that already exists (made by Kafka, any partition
+count) is adopted: AMQP publishes go to partition 0, AMQP consumers read partition 0.
+
+Declare arguments map to topic configs (rabbit_stream_queue:declare → osiris retention):
+`x-max-length-bytes` → `retention.bytes`, `x-max-age` → `retention.ms`,
+`x-stream-max-segment-size-bytes` → `segment.bytes`.
+
+Publishing appends one record per message (engine/log/record_codec.py): value = body, and the
+headers the wire layer computed (`Message.properties` is the AMQP property list; the record keeps
+it whole under `x-amqp-properties` so AMQP consumers get it back byte for byte, see
+docs/cross-protocol.md for the Kafka-visible mapping). The append is written before the publish
+returns, so a publisher confirm sent afterwards covers it.
+
+Consuming (rabbit_stream_queue:consume, docs/streams.md): each consumer has its own cursor,
+started by `x-stream-offset` (first | last | next | an offset | a timestamp in seconds | an
+interval like "1h"; default next); deliveries are `StreamEntry`s carrying the record's offset
+(the wire adds the `x-stream-offset` header); acks only give credit back, nothing is removed.
+Consumers read committed data only (up to the last stable offset; control batches and aborted
+transactional batches are skipped). A consumer at the end waits with `PartitionLog.watch`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import Callable, Mapping
+
+from engine.errors import EngineError, OffsetOutOfRange, PreconditionFailed
+from engine.log.record_codec import Record, build_batch, decode_records, iter_batches
+from engine.messaging.arguments import QueueConfig
+from engine.messaging.fields import INTEGER_KINDS, Field, FieldKind
+from engine.messaging.types import Entry, Message
+from engine.topics import validate_name
+
+READ_BYTES = 1 << 20
+_INTERVAL = re.compile(r"^([0-9]+)([YMDhms])$")
+_UNIT_MS = {"Y": 365 * 86_400_000, "M": 30 * 86_400_000, "D": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
+PROPERTIES_HEADER = "x-amqp-properties"
+
+
+class StreamEntry(Entry):
+    """One delivery of a stream record: the record itself rides along for the wire to render."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: Record) -> None:
+        super().__init__(record.offset, None, len(record.value or b""))
+        self.record = record
+
+
+def stream_configs(arguments: Mapping[str, Field]) -> dict[str, str]:
+    """Topic configs for a stream's declare arguments."""
+    configs: dict[str, str] = {}
+    field = arguments.get("x-max-length-bytes")
+    if field is not None and field.kind in INTEGER_KINDS:
+        configs["retention.bytes"] = str(int(field.value))
+    field = arguments.get("x-max-age")
+    if field is not None and field.kind is FieldKind.LONGSTR:
+        match = _INTERVAL.match(bytes(field.value).decode("utf-8", "replace"))
+        if match:
+            configs["retention.ms"] = str(int(match.group(1)) * _UNIT_MS[match.group(2)])
+    field = arguments.get("x-stream-max-segment-size-bytes")
+    if field is not None and field.kind in INTEGER_KINDS and field.value > 0:
+        configs["segment.bytes"] = str(max(int(field.value), 14))
+    return configs
+
+
+class _Cursor:
+    __slots__ = ("consumer", "offset", "pending", "waiting")
+
+    def __init__(self, consumer, offset: int) -> None:
+        self.consumer = consumer
+        self.offset = offset  # next offset to read from the log
+        self.pending: deque[Record] = deque()  # decoded, not yet delivered
+        self.waiting = False
+
+
+class StreamQueue:
+    """Duck-types engine.messaging.queue.Queue for the vhost, the router and the wire."""
+
+    type_is_stream = True
+
+    def __init__(self, name: str, *, vhost: str, durable: bool, arguments: Mapping[str, Field], topics,
+                 clock, queue_id: str = "", host=None, encoder: Callable | None = None) -> None:
+        self.name = name
+        self.vhost = vhost
+        self.durable = durable
+        self.auto_delete = False
+        self.owner = None
+        self.arguments = dict(arguments)
+        self.config = QueueConfig.parse(self.arguments)
+        self.type = self.config.type
+        self.id = queue_id
+        self.store = None
+        self.deleted = False
+        self.had_consumer = False
+        self.exclusive_consumer = None
+        self.unacked_count = 0
+        self.published = self.delivered = self.acked = 0
+        self._topics = topics
+        self._clock = clock
+        self._host = host
+        self._encoder = encoder
+        self._cursors: dict[int, _Cursor] = {}
+        self._log = None
+        if topics is not None and topics.get(name) is None:
+            try:
+                validate_name(name)
+            except EngineError as err:
+                # The stream is a topic of the same name (module docstring): Kafka's name rules apply.
+                raise PreconditionFailed(f"stream queue name '{name}' is not a valid topic name: {err}") from None
+
+    def __repr__(self) -> str:
+        return f"<StreamQueue {self.name!r}>"
+
+    # -- the log --------------------------------------------------------------------------
+
+    @property
+    def log(self):
+        log = self._log
+        if log is None or log.deleted:
+            topic = self._topics.get(self.name)
+            if topic is None:
+                topic = self._topics.create(self.name, partitions=1, configs=stream_configs(self.arguments))
+            log = self._log = topic.partitions[0]
+        return log
+
+    @property
+    def message_count(self) -> int:
+        log = self.log
+        return log.high_watermark - log.log_start_offset
+
+    @property
+    def consumer_count(self) -> int:
+        return len(self._cursors)
+
+    @property
+    def consumers(self) -> tuple:
+        return tuple(c.consumer for c in self._cursors.values())
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def enqueue(self, message: Message) -> Entry | None:
+        key, headers = self.record_of(message)
+        self.log.append(build_batch([(key, message.body, headers)], timestamp_ms=self._clock.now_ms()))
+        self.published += 1
+        return _APPENDED
+
+    def record_of(self, message: Message) -> tuple[bytes | None, tuple]:
+        """(record key, record headers) for a message, as the wire's encoder maps them."""
+        encoder: Callable | None = self._encoder or getattr(getattr(self._host, "_messaging", None),
+                                                             "record_encoder", None)
+        if encoder is None:
+            return None, ((PROPERTIES_HEADER, message.properties),)
+        headers, key = encoder(message.exchange, message.routing_key, message.properties)
+        return key, tuple(headers)
+
+    def append_records(self, records: list[tuple[bytes | None, bytes | None, tuple]]):
+        """Appends ready-made records (the AMQP → Kafka bridge) to partition 0."""
+        return self.log.append(build_batch(records, timestamp_ms=self._clock.now_ms()))
+
+    # -- consuming ------------------------------------------------------------------------
+
+    def start_offset(self, spec: Field | None) -> int:
+        log = self.log
+        first, end = log.log_start_offset, log.high_watermark
+        if spec is None:
+            return end
+        if spec.kind is FieldKind.LONGSTR:
+            text = bytes(spec.value).decode("utf-8", "replace")
+            if text == "first":
+                return first
+            if text == "next":
+                return end
+            if text == "last":
+                return self._last_batch_start(first, end)
+            match = _INTERVAL.match(text)
+            if match:
+                since = self._clock.now_ms() - int(match.group(1)) * _UNIT_MS[match.group(2)]
+                return self._offset_at(since)
+            return end
+        if spec.kind is FieldKind.TIMESTAMP:
+            return self._offset_at(int(spec.value) * 1000)
+        if spec.kind in INTEGER_KINDS:
+            return min(max(int(spec.value), first), end)
+        return end
+
+    def _offset_at(self, timestamp_ms: int) -> int:
+        found = self.log.offset_for_timestamp(timestamp_ms)
+        return self.log.high_watermark if found is None else found.offset
+
+    def _last_batch_start(self, first: int, end: int) -> int:
+        # RabbitMQ's `last` is the first message of the last chunk; ours is the last batch.
+        if end <= first:
+            return end
+        data = self.log.read(end - 1, READ_BYTES)
+        for header, _raw in iter_batches(data):
+            return max(header.base_offset, first)
+        return end - 1
+
+    def add_consumer(self, consumer, *, exclusive: bool, offset: Field | None = None) -> None:
+        spec = offset if offset is not None else getattr(consumer, "stream_offset", None)
+        self._cursors[id(consumer)] = _Cursor(consumer, self.start_offset(spec))
+        self.had_consumer = True
+
+    def remove_consumer(self, consumer) -> None:
+        cursor = self._cursors.pop(id(consumer), None)
+        if cursor is not None and cursor.waiting:
+            self.log.unwatch(self._appended)
+
+    def dispatch(self) -> None:
+        if self.deleted:
+            return
+        for cursor in list(self._cursors.values()):
+            self._serve(cursor)
+
+    def _serve(self, cursor: _Cursor) -> None:
+        consumer = cursor.consumer
+        while consumer.has_credit():
+            if not cursor.pending and not self._fill(cursor):
+                return
+            record = cursor.pending.popleft()
+            self.delivered += 1
+            self.unacked_count += 1
+            consumer.deliver(self, StreamEntry(record), _NO_MESSAGE)
+            if id(consumer) not in self._cursors:
+                return
+
+    def _fill(self, cursor: _Cursor) -> bool:
+        log = self.log
+        while True:
+            stable = log.last_stable_offset
+            if cursor.offset < log.log_start_offset:
+                cursor.offset = log.log_start_offset  # retention removed what it had not read
+            if cursor.offset >= stable:
+                if not cursor.waiting:
+                    cursor.waiting = True
+                    log.watch(self._appended)
+                return False
+            try:
+                data = log.read(cursor.offset, READ_BYTES, max_offset=stable)
+            except OffsetOutOfRange:
+                cursor.offset = log.log_start_offset
+                continue
+            if not data:
+                return False
+            aborted = None
+            for header, raw in iter_batches(data):
+                if header.next_offset <= cursor.offset:
+                    continue
+                if header.is_control:
+                    cursor.offset = header.next_offset
+                    continue
+                if header.is_transactional:
+                    if aborted is None:
+                        aborted = _aborted_ranges(log, cursor.offset, data)
+                    if _is_aborted(aborted, header):
+                        cursor.offset = header.next_offset
+                        continue
+                for record in decode_records(header, raw):
+                    if record.offset >= cursor.offset:
+                        cursor.pending.append(record)
+                cursor.offset = header.next_offset
+            if cursor.pending:
+                return True
+
+    def _appended(self) -> None:
+        for cursor in self._cursors.values():
+            cursor.waiting = False
+        self.dispatch()
+
+    # -- settling: acks are credit only ---------------------------------------------------
+
+    def ack(self, entry: Entry) -> None:
+        self.unacked_count -= 1
+        self.acked += 1
+
+    discard = ack
+
+    def requeue(self, entries) -> None:
+        # rabbit_stream_queue: rejects/nacks settle, nothing goes back (the log is immutable)
+        for _ in entries:
+            self.unacked_count -= 1
+
+    # -- what the classic paths ask of every queue ---------------------------------------
+
+    def touch(self) -> None:
+        # declared (or passively looked up): the topic exists from now on, for Kafka clients too
+        if not self.deleted and self._topics is not None:
+            self.log
+
+    def recovered(self) -> None:
+        pass
+
+    def on_timer(self, kind: str) -> None:
+        pass
+
+    def delete(self) -> int:
+        count = self.message_count if self._topics.get(self.name) is not None else 0
+        self.deleted = True
+        cursors, self._cursors = self._cursors, {}
+        for cursor in cursors.values():
+            cursor.consumer.queue_deleted(self)
+        if self._topics.get(self.name) is not None:
+            self._topics.delete(self.name)
+        self._log = None
+        return count
+
+
+def _aborted_ranges(log, offset: int, data) -> list:
+    try:
+        return list(log.aborted_transactions(offset, data))
+    except Exception:  # noqa: BLE001 - an index problem must not stop delivery of plain data
+        return []
+
+
+def _is_aborted(aborted: list, header) -> bool:
+    for txn in aborted:
+        if txn.producer_id == header.producer_id and txn.first_offset <= header.base_offset <= txn.last_offset:
+            return True
+    return False
+
+
+class _Appended(Entry):
+    __slots__ = ()
+
+
+_APPENDED = _Appended(0, None, 0)
+_NO_MESSAGE = Message("", "", b"", b"")
+
+
+def is_stream(arguments: Mapping[str, Field]) -> bool:
+    field = arguments.get("x-queue-type")
+    return field is not None and field.kind is FieldKind.LONGSTR and bytes(field.value) == b"stream"
