@@ -59,8 +59,9 @@ class Engine:
         self.groups = GroupCoordinator.for_engine(self)
         self.messaging = Messaging(self.subdir("amqp"), clock=self.clock)
         self.messaging.topics = self.topics  # stream queues are topics (engine/messaging/stream_queue.py)
-        self.messaging.open()
+        # Topics first: recovered stream queues and their bindings refer to them.
         self.topics.open()
+        self.messaging.open()
         # Last: recovery completes or aborts transactions by writing markers into the
         # partitions and offsets into the groups.
         self.txn = TransactionCoordinator.for_engine(self)

@@ -40,7 +40,8 @@ from engine.messaging.exchange import Exchange
 from engine.messaging.fields import table_from_json
 from engine.messaging.queue import DEFAULT_RAM_BUDGET, Queue
 from engine.messaging.segments import QueueStore, remove_tree
-from engine.messaging.stream_queue import StreamQueue, is_stream as _is_stream
+from engine.messaging.stream_queue import TOPIC_STREAM_ARGUMENTS, StreamQueue, is_stream as _is_stream
+from engine.bridge.names import add_kafka_exchange
 from engine.messaging.types import ExchangeType, Message
 from engine.messaging.vhost import VHost
 
@@ -74,6 +75,7 @@ class Messaging:
 
     def open(self) -> None:
         self.vhosts[DEFAULT_VHOST] = VHost(DEFAULT_VHOST, self)
+        add_kafka_exchange(self.vhosts[DEFAULT_VHOST])  # before recovery: bindings to it come back
         if self.directory is None:
             return
         self._definitions = FileDefinitions(self.directory)
@@ -109,7 +111,7 @@ class Messaging:
             elif op == "bind":
                 source = vhost.exchanges.get(change["source"])
                 if change["kind"] == "queue":
-                    dest = vhost.queues.get(change["destination"])
+                    dest = vhost.queues.get(change["destination"]) or self.topic_queue(vhost, change["destination"])
                 else:
                     dest = vhost.exchanges.get(change["destination"])
                 if source is not None and dest is not None:
@@ -153,6 +155,17 @@ class Messaging:
         return Queue(name, vhost=vhost.name, durable=durable, auto_delete=auto_delete, owner=owner,
                      arguments=arguments, store=store, ram_budget=self.ram_budget_per_queue, queue_id=queue_id,
                      on_unused=vhost.delete_queue, host=vhost)
+
+    def topic_queue(self, vhost: VHost, name: str):
+        """The stream queue a Kafka topic is in vhost `/` (issue 7), made on first use; else None."""
+        if vhost.name != DEFAULT_VHOST or self.topics is None or self.topics.get(name) is None:
+            return None
+        queue = vhost.queues.get(name)
+        if queue is None:
+            queue = vhost.queues[name] = StreamQueue(
+                name, vhost=vhost.name, durable=True, arguments=TOPIC_STREAM_ARGUMENTS, topics=self.topics,
+                clock=self.clock, queue_id=uuid.uuid4().hex, host=vhost)
+        return queue
 
     # -- timers -------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ Declare arguments map to topic configs (rabbit_stream_queue:declare → osiris r
 `x-max-length-bytes` → `retention.bytes`, `x-max-age` → `retention.ms`,
 `x-stream-max-segment-size-bytes` → `segment.bytes`.
 
-Publishing appends one record per message (engine/log/record_codec.py): value = body, and the
+Publishing appends one record per message (to partition 0, or with an `x-kafka-key` header to
+the partition Kafka's default partitioner picks for that key, engine/bridge/murmur2.py) (engine/log/record_codec.py): value = body, and the
 headers the wire layer computed (`Message.properties` is the AMQP property list; the record keeps
 it whole under `x-amqp-properties` so AMQP consumers get it back byte for byte, see
 docs/cross-protocol.md for the Kafka-visible mapping). The append is written before the publish
@@ -32,6 +33,7 @@ from collections import deque
 from typing import Callable, Mapping
 
 from engine.errors import EngineError, OffsetOutOfRange, PreconditionFailed
+from engine.bridge.murmur2 import partition_for
 from engine.log.record_codec import Record, build_batch, decode_records, iter_batches
 from engine.messaging.arguments import QueueConfig
 from engine.messaging.fields import INTEGER_KINDS, Field, FieldKind
@@ -42,6 +44,7 @@ READ_BYTES = 1 << 20
 _INTERVAL = re.compile(r"^([0-9]+)([YMDhms])$")
 _UNIT_MS = {"Y": 365 * 86_400_000, "M": 30 * 86_400_000, "D": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
 PROPERTIES_HEADER = "x-amqp-properties"
+TOPIC_STREAM_ARGUMENTS = {"x-queue-type": Field(FieldKind.LONGSTR, b"stream")}
 
 
 class StreamEntry(Entry):
@@ -148,7 +151,13 @@ class StreamQueue:
 
     def enqueue(self, message: Message) -> Entry | None:
         key, headers = self.record_of(message)
-        self.log.append(build_batch([(key, message.body, headers)], timestamp_ms=self._clock.now_ms()))
+        log = self.log
+        if key is not None:
+            # Kafka's default partitioner, so per-key order holds beside Kafka producers (issue 7)
+            topic = self._topics.get(self.name)
+            if topic is not None and len(topic.partitions) > 1:
+                log = topic.partitions[partition_for(key, len(topic.partitions))]
+        log.append(build_batch([(key, message.body, headers)], timestamp_ms=self._clock.now_ms()))
         self.published += 1
         return _APPENDED
 

@@ -42,6 +42,7 @@ import base64
 import os
 from typing import TYPE_CHECKING, Hashable, Mapping
 
+from engine.bridge.names import refuse_cycle
 from engine.messaging.arguments import (
     QueueType,
     check_consumer_arguments,
@@ -170,7 +171,7 @@ class VHost:
 
     def queue(self, name: str, *, owner: object) -> Queue:
         """A queue someone may use: 404 when missing, 405 when exclusive to another owner."""
-        queue = self.queues.get(name)
+        queue = self.queues.get(name) or self._messaging.topic_queue(self, name)
         if queue is None:
             raise self._no_queue(name)
         self._check_access(queue, owner)
@@ -266,7 +267,7 @@ class VHost:
         if source.durable and dest.durable:
             self._messaging.record({
                 "op": op, "vhost": self.name, "source": source.name,
-                "kind": "queue" if isinstance(dest, Queue) else "exchange", "destination": dest.name,
+                "kind": "exchange" if isinstance(dest, Exchange) else "queue", "destination": dest.name,
                 "routing_key": routing_key, "arguments": table_to_json(arguments),
             })
 
@@ -296,6 +297,7 @@ class VHost:
         self._check_not_default(exchange_name)
         source = self.exchange(exchange_name)
         queue = self.queue(queue_name, owner=owner)
+        refuse_cycle(self, source, queue)
         self._bind(source, queue, routing_key, arguments)
 
     def queue_unbind(self, queue_name: str, exchange_name: str, routing_key: str,
@@ -317,6 +319,7 @@ class VHost:
         self._check_not_default(source)
         src = self.exchange(source)
         dst = self.exchange(destination)
+        refuse_cycle(self, src, dst)
         self._bind(src, dst, routing_key, arguments)
 
     def exchange_unbind(self, destination: str, source: str, routing_key: str,
@@ -340,7 +343,7 @@ class VHost:
                 return QueueStatus(name=name, message_count=0, consumer_count=1)
             raise self._no_queue(name)
         if passive:
-            queue = self.queues.get(name)
+            queue = self.queues.get(name) or self._messaging.topic_queue(self, name)
             if queue is None:
                 raise self._no_queue(name)
             self._check_access(queue, owner)
@@ -357,7 +360,7 @@ class VHost:
             # Even an existing server-named queue cannot be redeclared by name (check_name/2 runs
             # before the lookup in rabbit_channel's queue.declare); only a passive declare can.
             raise fail(AccessRefused, Reason.RESERVED_NAME, kind="queue", name=name, vhost=self.name)
-        queue = self.queues.get(name)
+        queue = self.queues.get(name) or self._messaging.topic_queue(self, name)
         if queue is not None:
             # strict exclusivity first (errata §8): the owners must be the same, or both none
             if queue.owner is not declared_owner:
