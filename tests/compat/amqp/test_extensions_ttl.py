@@ -107,7 +107,7 @@ def test_unused_queue_expires_and_use_renews_it(connection, names):
     ch.basic_cancel(tag)
     # Unused from now on. Looking at it (a passive declare) would renew the lease too, so wait
     # well past it and look once.
-    time.sleep(1.5)
+    time.sleep(2.5)
     assert channel_error(connection, lambda c: c.queue_declare(q, passive=True)) == (
         404, f"NOT_FOUND - no queue '{q}' in vhost '{VHOST}'")
 
