@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from amqp_wire.connection import Session, State
 from amqp_wire.errors import ReplyCode
 from amqp_wire.handlers import load_all
-from amqp_wire.stream_delivery import record_headers
+from amqp_wire.stream_delivery import bridge_properties, record_headers
 from amqp_wire.properties import headers_from_properties
 
 load_all()
@@ -42,6 +42,7 @@ class AmqpService:
         engine.messaging.headers_decoder = headers_from_properties
         # Messages appended to a stream (a topic) carry their properties as record headers.
         engine.messaging.record_encoder = record_headers
+        engine.messaging.record_renderer = bridge_properties
 
     def new_session(self, link) -> Session:
         session = _TrackedSession(self, link)

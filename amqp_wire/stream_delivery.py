@@ -120,9 +120,19 @@ def from_record(record: Record, extra: list[tuple[str, Field]]) -> bytes:
     values[13] = _U32.pack(len(body)) + body
     if record.timestamp >= 0:
         values[6] = _U64.pack(record.timestamp // 1000)
+    values[12] = b"\x02"  # persistent: a record is durable data, so durable queues keep it
     flags = sum(1 << bit for bit in values)
     return struct.pack(">H", flags) + b"".join(values[bit] for bit in sorted(values, reverse=True))
 
 
 def stream_delivery(record: Record) -> tuple[str, str, bytes]:
     return delivery(record, [("x-stream-offset", Field(FieldKind.LONG, record.offset))])
+
+
+def bridge_properties(record: Record, topic: str, partition: int) -> bytes:
+    """Properties of a record forwarded to `amq.kafka` (module docstring)."""
+    return delivery(record, [
+        ("x-kafka-topic", Field(FieldKind.LONGSTR, topic.encode())),
+        ("x-kafka-partition", Field(FieldKind.SIGNEDINT, partition)),
+        ("x-kafka-offset", Field(FieldKind.LONG, record.offset)),
+    ])[2]

@@ -20,6 +20,7 @@ from engine.clock import Clock, SystemClock
 from engine.durability import FsyncPolicy, Syncer
 from engine.groups import GroupCoordinator
 from engine.settings import EngineSettings
+from engine.bridge.forwarder import Forwarder
 from engine.messaging import Messaging
 from engine.topics import TopicRegistry
 from engine.txn import TransactionCoordinator
@@ -65,6 +66,9 @@ class Engine:
         # Last: recovery completes or aborts transactions by writing markers into the
         # partitions and offsets into the groups.
         self.txn = TransactionCoordinator.for_engine(self)
+        # Kafka → AMQP: committed records of every topic to amq.kafka (docs/cross-protocol.md)
+        self.bridge = Forwarder(self)
+        self.bridge.start()
 
     def close(self) -> None:
         """Flushes and closes every subsystem; safe to call twice."""
@@ -72,6 +76,9 @@ class Engine:
             self.txn.close()
         if self.groups is not None:
             self.groups.close()
+        if getattr(self, "bridge", None) is not None:
+            self.bridge.close()
+            self.bridge = None
         if getattr(self, "messaging", None) is not None:
             self.messaging.close()
             self.messaging = None

