@@ -32,7 +32,7 @@ import re
 from collections import deque
 from typing import Callable, Mapping
 
-from engine.errors import EngineError, OffsetOutOfRange, PreconditionFailed
+from engine.errors import EngineError, NotFound, OffsetOutOfRange, PreconditionFailed
 from engine.bridge.murmur2 import partition_for
 from engine.log.record_codec import Record, build_batch, decode_records, iter_batches
 from engine.messaging.arguments import QueueConfig
@@ -130,6 +130,13 @@ class StreamQueue:
         if log is None or log.deleted:
             topic = self._topics.get(self.name)
             if topic is None:
+                if log is not None and not self.deleted:
+                    # The topic was deleted by a Kafka client: the queue goes with it (never resurrected).
+                    self._log = None
+                    if self._host is not None:
+                        self._host.delete_queue(self)
+                    self.deleted = True
+                    raise NotFound(f"stream queue '{self.name}' was deleted with its topic")
                 topic = self._topics.create(self.name, partitions=1, configs=stream_configs(self.arguments))
             log = self._log = topic.partitions[0]
         return log
@@ -282,7 +289,10 @@ class StreamQueue:
     def _appended(self) -> None:
         for cursor in self._cursors.values():
             cursor.waiting = False
-        self.dispatch()
+        try:
+            self.dispatch()
+        except NotFound:
+            pass  # the topic was deleted (the watch fires on deletion too): consumers were told
 
     # -- settling: acks are credit only ---------------------------------------------------
 
@@ -311,7 +321,11 @@ class StreamQueue:
         pass
 
     def delete(self) -> int:
-        count = self.message_count if self._topics.get(self.name) is not None else 0
+        topic = self._topics.get(self.name)
+        count = 0
+        if topic is not None and not self.deleted:
+            partition = topic.partitions[0]
+            count = partition.high_watermark - partition.log_start_offset
         self.deleted = True
         cursors, self._cursors = self._cursors, {}
         for cursor in cursors.values():

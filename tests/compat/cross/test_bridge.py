@@ -279,3 +279,49 @@ def test_restart_in_the_middle_of_forwarding_loses_nothing(durable_server):
     conn.close()
     assert {b"%d" % i for i in range(total)} <= seen  # at-least-once: duplicates allowed, gaps not
     assert b"after-restart" in seen
+
+
+def test_stream_queue_survives_restart_and_its_bindings_too(durable_server):
+    server = durable_server
+    q = unique("durable")
+    ex = unique("x")
+    conn = pika_conn(server.amqp_url)
+    ch = conn.channel()
+    ch.confirm_delivery()
+    ch.queue_declare(q, durable=True, arguments={"x-queue-type": "stream"})
+    ch.exchange_declare(ex, "fanout", durable=True)
+    ch.queue_bind(q, ex)
+    for i in range(3):
+        ch.basic_publish(ex, "", b"before%d" % i)
+    conn.close()
+    server.kill9()
+    server.start()
+    conn = pika_conn(server.amqp_url)
+    ch = conn.channel()
+    ch.confirm_delivery()
+    ch.basic_publish(ex, "", b"after")  # the binding came back
+    ch.basic_qos(prefetch_count=10)
+    got = []
+    ch.basic_consume(q, lambda c, m, p, b: (got.append(b), c.basic_ack(m.delivery_tag)),
+                     arguments={"x-stream-offset": "first"})
+    deadline = time.monotonic() + 10
+    while len(got) < 4 and time.monotonic() < deadline:
+        conn.process_data_events(time_limit=0.2)
+    conn.close()
+    assert got == [b"before0", b"before1", b"before2", b"after"]
+
+
+def test_deleting_the_topic_deletes_the_stream_queue(server):
+    topic = unique("gone")
+    create_topic(server.kafka_bootstrap, topic)
+    conn = pika_conn(server.amqp_url)
+    ch = conn.channel()
+    ch.queue_declare(topic, passive=True)
+    admin = AdminClient({"bootstrap.servers": server.kafka_bootstrap})
+    for future in admin.delete_topics([topic]).values():
+        future.result(10)
+    with pytest.raises(pika.exceptions.ChannelClosedByBroker) as err:
+        ch.queue_declare(topic, passive=True)
+    assert err.value.reply_code == 404
+    conn.close()
+    assert topic not in AdminClient({"bootstrap.servers": server.kafka_bootstrap}).list_topics(timeout=10).topics
