@@ -125,7 +125,33 @@ def from_record(record: Record, extra: list[tuple[str, Field]]) -> bytes:
     return struct.pack(">H", flags) + b"".join(values[bit] for bit in sorted(values, reverse=True))
 
 
+_OFFSET_ENTRY = b"\x0fx-stream-offsetl"
+_I64 = struct.Struct(">q")
+_SHORTSTR_BITS = (1 << 15, 1 << 14)  # content-type, content-encoding: the only properties before headers
+
+
 def stream_delivery(record: Record) -> tuple[str, str, bytes]:
+    headers = record.headers
+    # Fast path (DESIGN.md §6): a record an AMQP client published, whose properties have no
+    # headers table yet: the table with the one x-stream-offset entry goes in after the
+    # properties that precede it (content-type, content-encoding).
+    if len(headers) >= 3 and headers[0][0] == PROPERTIES_HEADER and headers[1][0] == EXCHANGE_HEADER:
+        props = headers[0][1] or b"\x00\x00"
+        flags = (props[0] << 8) | props[1]
+        if not flags & 1 and not flags & (1 << 13):
+            pos = 2
+            try:
+                for bit in _SHORTSTR_BITS:
+                    if flags & bit:
+                        pos += 1 + props[pos]
+            except IndexError:
+                pos = -1
+            if 0 <= pos <= len(props):
+                flags |= 1 << 13
+                table = _U32.pack(len(_OFFSET_ENTRY) + 8) + _OFFSET_ENTRY + _I64.pack(record.offset)
+                new = bytes(((flags >> 8) & 0xFF, flags & 0xFF)) + props[2:pos] + table + props[pos:]
+                return (headers[1][1] or b"").decode("utf-8", "replace"), \
+                    (headers[2][1] or b"").decode("utf-8", "replace"), new
     return delivery(record, [("x-stream-offset", Field(FieldKind.LONG, record.offset))])
 
 

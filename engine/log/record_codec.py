@@ -18,7 +18,6 @@ The batch header is the one engine/log/batch.py documents; the CRC-32C covers by
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 import crc32c
 
@@ -29,15 +28,25 @@ _HEADER = struct.Struct(">qiibIhiqqqhii")
 _CRC_FROM = 21
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Record:
-    """One decoded record: its absolute offset, timestamp (ms), key, value and headers (in order)."""
+    """One decoded record: its absolute offset, timestamp (ms), key, value and headers (in order).
 
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes | None], ...] = ()
+    A plain slotted class, not a frozen dataclass: one is built per record on the stream and
+    forwarding paths (DESIGN.md §6). Treat it as immutable.
+    """
+
+    __slots__ = ("offset", "timestamp", "key", "value", "headers")
+
+    def __init__(self, offset: int, timestamp: int, key: bytes | None, value: bytes | None,
+                 headers: tuple[tuple[str, bytes | None], ...] = ()) -> None:
+        self.offset = offset
+        self.timestamp = timestamp
+        self.key = key
+        self.value = value
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return f"Record(offset={self.offset}, key={self.key!r}, value={self.value!r}, headers={self.headers!r})"
 
 
 def _zigzag(value: int, out: bytearray) -> None:
@@ -99,7 +108,8 @@ def build_batch(records: list[tuple[bytes | None, bytes | None, tuple]], *, time
 
 def decode_records(header: batches.BatchHeader, raw) -> list[Record]:
     """Every record of one whole stored batch (`raw` starts at the batch), decompressed."""
-    body = decompress(header.compression, bytes(raw[batches.HEADER_SIZE:header.size]))
+    codec = header.compression
+    body = raw[batches.HEADER_SIZE:header.size] if codec == 0 else decompress(codec, bytes(raw[batches.HEADER_SIZE:header.size]))
     log_append = bool(header.attributes & batches.ATTR_LOG_APPEND_TIME)
     out: list[Record] = []
     pos = 0
@@ -118,8 +128,7 @@ def decode_records(header: batches.BatchHeader, raw) -> list[Record]:
             hvalue, pos = _read_bytes(body, pos)
             headers.append(((name or b"").decode("utf-8", "replace"), hvalue))
         timestamp = header.max_timestamp if log_append else header.base_timestamp + ts_delta
-        out.append(Record(offset=header.base_offset + offset_delta, timestamp=timestamp, key=key, value=value,
-                          headers=tuple(headers)))
+        out.append(Record(header.base_offset + offset_delta, timestamp, key, value, tuple(headers)))
         pos = end
     return out
 
