@@ -50,6 +50,9 @@ class Record:
 
 
 def _zigzag(value: int, out: bytearray) -> None:
+    if -64 <= value < 64:  # one byte: most lengths and deltas of small records
+        out.append((value << 1) if value >= 0 else ((-value << 1) - 1))
+        return
     raw = (value << 1) ^ (value >> 63)
     while raw & ~0x7F:
         out.append((raw & 0x7F) | 0x80)
