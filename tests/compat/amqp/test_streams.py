@@ -168,3 +168,28 @@ def test_purge_is_refused(connection, channel, names):
     declare_stream(channel, q)
     code, text = connection_error(connection, lambda ch: ch.queue_purge(q))
     assert (code, text) == (540, f"NOT_IMPLEMENTED - queue.purge not supported by stream queues queue '{q}' in vhost '/'")
+
+
+def test_global_qos_is_refused(connection, channel, names):
+    q = names.queue()
+    declare_stream(channel, q)
+
+    def action(ch):
+        ch.basic_qos(prefetch_count=10)
+        ch.basic_qos(prefetch_count=10, global_qos=True)
+        ch.basic_consume(q, lambda *a: None)
+
+    assert connection_error(connection, action) == (
+        540, f"NOT_IMPLEMENTED - queue '{q}' in vhost '/' does not support global qos")
+
+
+def test_global_qos_alone_is_no_consumer_prefetch(connection, channel, names):
+    q = names.queue()
+    declare_stream(channel, q)
+
+    def action(ch):
+        ch.basic_qos(prefetch_count=10, global_qos=True)
+        ch.basic_consume(q, lambda *a: None)
+
+    assert channel_error(connection, action) == (
+        406, f"PRECONDITION_FAILED - consumer prefetch count is not set for 'queue '{q}' in vhost '/''")
