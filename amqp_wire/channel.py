@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import EngineError
 from engine.messaging import Message, PublishResult, Queue
+from engine.messaging.txlog import publish_collecting
 from engine.messaging.types import make_message
 
 from amqp_wire import frames
@@ -392,17 +393,54 @@ class Channel:
     # -- transactions -------------------------------------------------------------------
 
     def tx_commit(self) -> None:
+        """Routes the publishes, then has the engine journal the commit, apply the settlements
+        and flush (engine/messaging/txlog.py): on return the commit survives kill -9."""
         publishes, self.tx_publishes = self.tx_publishes, []
         acks, self.tx_acks = self.tx_acks, []
+        published: list = []
+        vhost = self.session.vhost
         for exchange, routing_key, message, headers, mandatory in publishes:
-            if not exchange.deleted:
-                self._route(exchange, routing_key, message, headers, mandatory)
-        for kind, taken, requeue in acks:
-            if kind == "ack":
-                for _tag, item in taken:
-                    self._settle_ack(item)
-            else:
-                self._settle_rejects(taken, requeue)
+            if exchange.deleted:
+                continue
+            try:
+                routed = publish_collecting(vhost, exchange, routing_key, message, headers, published)
+            except EngineError as err:
+                self.tx_acks = acks  # the channel closes: they go back to their queues
+                raise from_engine(err).at(60, 40) from None
+            except ValueError:
+                self.tx_acks = acks
+                raise AmqpError(ReplyCode.SYNTAX_ERROR, "cannot decode message headers", 60, 40) from None
+            if not routed and mandatory:
+                self._return_unroutable(message, routing_key)
+        settled = [(item[0], item[1]) for kind, taken, requeue in acks if kind == "ack" or not requeue
+                   for _tag, item in taken]
+        applied = False
+
+        def apply() -> None:
+            nonlocal applied
+            applied = True
+            for kind, taken, requeue in acks:
+                if kind == "ack":
+                    for _tag, item in taken:
+                        self._settle_ack(item)
+                else:
+                    self._settle_rejects(taken, requeue)
+
+        try:
+            self.session.messaging.tx_commit(published, settled, apply)
+        except OSError:
+            log.exception("amqp: could not write a tx.commit to the store")
+            if not applied:
+                self.tx_acks = acks  # the connection closes: they go back to their queues
+            raise AmqpError(ReplyCode.INTERNAL_ERROR, "could not write the transaction to the store") from None
+
+    def _return_unroutable(self, message: Message, routing_key: str) -> None:
+        self.session.send(b"".join([
+            frames.method_frame(self.id, frames.build(
+                _commands().Basic.Return, reply_code=312, reply_text="NO_ROUTE",
+                exchange=message.exchange, routing_key=routing_key)),
+            *frames.content_frames(self.id, message.properties, message.body, self.session.frame_max),
+        ]))
 
     def tx_rollback(self) -> None:
         self.tx_publishes = []

@@ -8,8 +8,12 @@ acknowledged deliveries back among the unacked. A confirm channel cannot switch 
 "cannot switch from confirm to tx mode"); commit or rollback without select is 406
 "channel is not transactional".
 
-Not atomic across queues beyond what one event loop gives: a commit is applied in one
-synchronous step, so no other client sees half of it.
+All-or-nothing across queues, and across a crash: the commit is applied in one synchronous
+step (no other client sees half of it), and `Channel.tx_commit` has the engine write one
+intent record of the whole commit to the transaction journal before applying it, flush the
+queues, then empty the journal (engine/messaging/txlog.py); recovery re-applies an intent
+left behind. tx.commit-ok is queued only after that, and the wire sends it at the end of
+the input batch, so a client that saw commit-ok will find the whole commit after kill -9.
 """
 
 from __future__ import annotations

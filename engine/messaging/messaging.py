@@ -4,6 +4,7 @@ Owns `<data dir>/amqp/`:
 
     definitions.log            durable exchanges, queues, bindings (engine/messaging/definitions.py)
     queues/<queue id>/*.seg    message records per queue (engine/messaging/segments.py)
+    tx.journal                 the intent of a tx.commit being applied (engine/messaging/txlog.py)
 
 At `open()` the definitions are replayed, every durable queue recovers its persistent
 messages, and the folders of queues that are not durable (left by the last run) are
@@ -40,6 +41,7 @@ from engine.messaging.exchange import Exchange
 from engine.messaging.fields import table_from_json
 from engine.messaging.queue import DEFAULT_RAM_BUDGET, Queue
 from engine.messaging.segments import QueueStore, remove_tree
+from engine.messaging.txlog import FAULT, TxLog, encode_intent
 from engine.messaging.stream_queue import TOPIC_STREAM_ARGUMENTS, StreamQueue, is_stream as _is_stream
 from engine.bridge.names import add_kafka_exchange
 from engine.messaging.types import ExchangeType, Message
@@ -63,6 +65,7 @@ class Messaging:
         self.vhosts: dict[str, VHost] = {}
         self._definitions: Definitions = MemoryDefinitions()
         self._dirty: list[QueueStore] = []
+        self.txlog = TxLog(directory)
         self._recovering = False
         self._deadlines = Deadlines(self.clock, self._due)
         self.headers_decoder: Callable[[bytes], Mapping | None] | None = None
@@ -82,6 +85,7 @@ class Messaging:
             return
         self._definitions = FileDefinitions(self.directory)
         self._recovering = True
+        self.txlog.load()
         try:
             self._recover(self._definitions.load())
         finally:
@@ -108,7 +112,7 @@ class Messaging:
                 keep.add(queue.id)
                 if queue.store is not None:
                     queue.delivered_seq = queue.store.load_delivered()
-                    for entry, message in queue.store.recover():
+                    for entry, message in self.txlog.replay(queue, queue.store.recover()):
                         queue.restore(entry, message)
             elif op == "bind":
                 source = vhost.exchanges.get(change["source"])
@@ -123,6 +127,8 @@ class Messaging:
             for child in queues_dir.iterdir():
                 if child.name not in keep:
                     remove_tree(child)
+        self.sync()  # what replaying an interrupted tx.commit appended, before the journal empties
+        self.txlog.recovered()
         for vhost in self.vhosts.values():
             for queue in vhost.queues.values():
                 queue.recovered()
@@ -136,6 +142,7 @@ class Messaging:
             for queue in vhost.queues.values():
                 if queue.store is not None:
                     queue.store.close()
+        self.txlog.close()
         self._definitions.close()
 
     # -- used by vhosts -----------------------------------------------------------------
@@ -213,6 +220,25 @@ class Messaging:
                 store.mark_dirty()  # still holds what it could not write: retried by the next sync
         if failure is not None:
             raise failure
+
+    def tx_commit(self, published: list, settled: list, apply: Callable[[], None]) -> None:
+        """One AMQP tx.commit, all-or-nothing across a crash (engine/messaging/txlog.py).
+
+        `published`: (queue, entry, message) of every publish of the commit, already enqueued
+        (in memory only: nothing is written before `sync`); `settled`: (queue, entry) of every
+        ack and reject without requeue, still to be applied by `apply`. On return the commit
+        is durable (in the OS); an OSError means it may be only in the journal."""
+        intent = encode_intent(published, settled) if self.directory is not None else None
+        if intent is not None:
+            self.txlog.write_intent(intent)
+            if FAULT.point:
+                FAULT.hit("after-intent", [])
+        apply()
+        if intent is not None and FAULT.point:
+            FAULT.hit("mid-flush", [q.store for q, _e, _m in published[:1] if q.store is not None])
+        self.sync()
+        if intent is not None:
+            self.txlog.done()
 
     def owner_closed(self, owner: object) -> None:
         for vhost in self.vhosts.values():
