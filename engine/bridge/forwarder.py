@@ -185,6 +185,11 @@ class Forwarder:
             stable = partition.last_stable_offset
             if position >= stable:
                 break
+            if not exchange.router.has_bindings():
+                # Nothing is bound: publishing would drop every record unrouted (as RabbitMQ drops
+                # a publish to an exchange without bindings), so skip the decoding too.
+                position = stable
+                break
             try:
                 data = partition.read(position, READ_BYTES, max_offset=stable)
             except OffsetOutOfRange:
