@@ -108,6 +108,9 @@ class Messaging:
                 queue = self.new_queue(vhost, change["name"], durable=True, auto_delete=change["auto_delete"],
                                        owner=None, arguments=table_from_json(change["arguments"]),
                                        queue_id=change["id"])
+                if getattr(queue, "type_is_stream", False) and self.topics is not None \
+                        and self.topics.get(queue.name) is None:
+                    continue  # its topic was deleted by a Kafka client: the stream went with it
                 vhost.queues[queue.name] = queue
                 keep.add(queue.id)
                 if queue.store is not None:

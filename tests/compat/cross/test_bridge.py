@@ -325,3 +325,24 @@ def test_deleting_the_topic_deletes_the_stream_queue(server):
     assert err.value.reply_code == 404
     conn.close()
     assert topic not in AdminClient({"bootstrap.servers": server.kafka_bootstrap}).list_topics(timeout=10).topics
+
+
+def test_a_stream_whose_topic_was_deleted_stays_deleted_after_restart(durable_server):
+    server = durable_server
+    q = unique("gone-durable")
+    conn = pika_conn(server.amqp_url)
+    ch = conn.channel()
+    ch.queue_declare(q, durable=True, arguments={"x-queue-type": "stream"})
+    conn.close()
+    admin = AdminClient({"bootstrap.servers": server.kafka_bootstrap})
+    for future in admin.delete_topics([q]).values():
+        future.result(10)
+    server.stop()
+    server.start()
+    conn = pika_conn(server.amqp_url)
+    ch = conn.channel()
+    with pytest.raises(pika.exceptions.ChannelClosedByBroker) as err:
+        ch.queue_declare(q, passive=True)
+    assert err.value.reply_code == 404
+    conn.close()
+    assert q not in AdminClient({"bootstrap.servers": server.kafka_bootstrap}).list_topics(timeout=10).topics
