@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 READ_BYTES = 1 << 20
 SCAN_INTERVAL_S = 0.2
 PERSIST_INTERVAL_S = 0.1
+RECORDS_PER_TURN = 5000  # then the loop gets a turn before the forwarder goes on
 _LOOP_MARK = b"amq.kafka"
 
 
@@ -181,7 +182,8 @@ class Forwarder:
             return
         position = max(self.positions.get(tp, partition.log_start_offset), partition.log_start_offset)
         start = position
-        while True:
+        budget = RECORDS_PER_TURN
+        while budget > 0:
             stable = partition.last_stable_offset
             if position >= stable:
                 break
@@ -220,6 +222,7 @@ class Forwarder:
                     message = Message(KAFKA_EXCHANGE, tp.topic, props, record.value or b"", True)
                     vhost.publish(exchange, tp.topic, message, messaging.headers_source(message))
                     self.forwarded += 1
+                    budget -= 1
                 position = header.next_offset
         if position != start or tp not in self.positions:
             self.positions[tp] = position
@@ -227,7 +230,11 @@ class Forwarder:
             self._schedule_persist()
         callback = lambda tp=tp: self._woken(tp)  # noqa: E731
         self._watching[tp] = callback
-        partition.watch(callback)
+        if budget <= 0 and self._loop is not None:
+            # A backlog (after a restart, or a burst): yield the loop, then go on (DESIGN.md §2).
+            self._loop.call_soon(callback)
+        else:
+            partition.watch(callback)
 
     def _schedule_persist(self) -> None:
         if self._loop is None:
