@@ -76,6 +76,8 @@ class Link(Protocol):
 
     async def drain(self) -> None: ...
 
+    def handshake_done(self) -> None: ...
+
 
 class State(enum.Enum):
     HEADER = "header"

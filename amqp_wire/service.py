@@ -34,6 +34,10 @@ class AmqpSettings:
 
 
 class AmqpService:
+    # The session calls Link.handshake_done() at connection.open-ok, so the listener's
+    # handshake timeout covers the whole AMQP handshake, not just the first bytes.
+    reports_handshake = True
+
     def __init__(self, engine, settings: AmqpSettings) -> None:
         self.engine = engine
         self.settings = settings

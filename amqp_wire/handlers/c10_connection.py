@@ -187,6 +187,9 @@ def open_(session, method) -> None:
     session.state = State.RUNNING
     session.start_heartbeats()
     session.send_method(0, frames.build(commands.Connection.OpenOk, known_hosts=""))
+    # The listener's handshake timeout (handshake_timeout_ms) ends here, as RabbitMQ's
+    # handshake_timeout covers everything up to connection.open-ok.
+    session.link.handshake_done()
 
 
 @connection_method(commands.Connection.Close)

@@ -21,6 +21,7 @@ class FakeLink:
         self.data = bytearray()
         self.closed = False
         self.aborted = False
+        self.handshaken = False
 
     def write(self, data) -> None:
         self.data += data
@@ -43,6 +44,9 @@ class FakeLink:
 
     async def drain(self) -> None:
         pass
+
+    def handshake_done(self) -> None:
+        self.handshaken = True
 
     def frames(self):
         """Decodes and consumes everything written so far: [(channel, method or bytes)]."""

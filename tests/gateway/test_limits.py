@@ -7,6 +7,7 @@ import struct
 import threading
 import time
 
+import pika
 import pytest
 
 from tests.compat.kafka_helpers import topic_name
@@ -80,25 +81,32 @@ def test_slowloris_connections_are_closed_after_the_handshake_timeout(limited):
     spoke = connect(limited.kafka_port, source="127.0.0.3")
     spoke.sendall(API_VERSIONS_V0)
     assert read_frame(spoke)[:4] == (7).to_bytes(4, "big")
-    amqp_spoke = connect(limited.amqp_port, source="127.0.0.3")
-    amqp_spoke.sendall(AMQP_HEADER)
+    # AMQP: the handshake ends at connection.open-ok, so a client that sends the protocol
+    # header and then stalls before connection.open is closed like a silent one ...
+    amqp_stalled = connect(limited.amqp_port, source="127.0.0.3")
+    amqp_stalled.sendall(AMQP_HEADER)
+    # ... while a fully opened connection (heartbeats off) that then says nothing is not.
+    opened = pika.BlockingConnection(pika.URLParameters(limited.amqp_url + "?heartbeat=0"))
     try:
         started = time.monotonic()
-        for sock in (silent, partial, amqp_silent):
+        for sock in (silent, partial, amqp_silent, amqp_stalled):
             assert closed_within(sock, 5)
         assert time.monotonic() - started < 3
         # A connection that completed its handshake is left alone well past the timeout.
         assert not closed_within(spoke, 1.5)
         spoke.sendall(API_VERSIONS_V0)
         assert read_frame(spoke)[:4] == (7).to_bytes(4, "big")
-        # AMQP: the protocol header counts (until amqp_wire reports connection.open).
-        assert not closed_within(amqp_spoke, 0.1)
+        assert opened.is_open
+        channel = opened.channel()  # a round trip: the server has not dropped it
+        channel.queue_declare("", exclusive=True)
     finally:
-        for sock in (silent, partial, amqp_silent, spoke, amqp_spoke):
+        for sock in (silent, partial, amqp_silent, spoke, amqp_stalled):
             sock.close()
+        opened.close()
     log = limited.log()
     assert "closing kafka connection from 127.0.0.1: no protocol handshake within 0.4 s (handshake_timeout_ms)" in log
     assert "closing amqp connection from 127.0.0.1: no protocol handshake within 0.4 s" in log
+    assert "closing amqp connection from 127.0.0.3: no protocol handshake within 0.4 s" in log
 
 
 @pytest.mark.parametrize("limited", [("--kafka-idle-timeout-ms", "600")], indirect=True)
