@@ -2,7 +2,7 @@
 
 What Kafka keeps in `__consumer_offsets` we keep in `<data_dir>/groups/groups.journal`:
 
-    file   := magic record*
+    file   := magic record*                     (framing, replay, compaction: engine/journal.py)
     magic  := "MQGWGJ01"                         (8 bytes; the format's version)
     record := length:u32be crc:u32be payload     (crc32c of payload; length = len(payload))
     payload := UTF-8 JSON object, one of
@@ -23,33 +23,24 @@ policy decides (engine/durability.py): the journal's fd is tracked by the engine
 so under `always` the answer waits for the group commit that covers the record, under
 `interval` it is synced within the interval. Compaction and close fsync regardless.
 
-Recovery stops at the first record that is truncated or fails its CRC (a write torn by a
-crash) and cuts the file there. Compaction writes the live state as a fresh journal next to
-the old one, fsyncs it, and renames it over (atomic on POSIX).
+Recovery stops at the first record that is truncated, fails its CRC or does not apply (a
+write torn by a crash) and cuts the file there. Compaction writes the live state as a fresh
+journal next to the old one, fsyncs it, and renames it over (atomic on POSIX).
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import logging
-import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Protocol
 
-import crc32c
-
 from engine.durability import Syncer
-from engine.errors import StorageError
 from engine.groups.types import CommittedOffset
+from engine.journal import JournalFile
 from engine.types import TopicPartition
 
-log = logging.getLogger("mqgateway.groups")
-
 MAGIC = b"MQGWGJ01"
-_HEADER = struct.Struct(">II")
 JOURNAL_NAME = "groups.journal"
 
 
@@ -175,11 +166,6 @@ def apply(state: RecoveredState, record: dict) -> None:
         raise ValueError(f"unknown journal record type {kind!r}")
 
 
-def encode(record: dict) -> bytes:
-    payload = json.dumps(record, separators=(",", ":")).encode()
-    return _HEADER.pack(len(payload), crc32c.crc32c(payload)) + payload
-
-
 # -- storage ------------------------------------------------------------------------------
 class GroupJournal(Protocol):
     def load(self) -> RecoveredState: ...
@@ -212,103 +198,16 @@ class MemoryJournal:
         pass
 
 
-class FileJournal:
+class FileJournal(JournalFile):
+    """`groups.journal` in the coordinator's folder (the file itself: engine/journal.py)."""
+
     def __init__(
         self, directory: Path, *, compact_min_bytes: int, compact_ratio: int, syncer: Syncer | None = None
     ) -> None:
-        self.path = directory / JOURNAL_NAME
-        self._syncer = syncer or Syncer()
-        self._fd: int | None = None
-        self._sync = None  # the syncer's handle of _fd, which owns closing it
-        self._size = 0
-        self._live_size = 0  # size right after the last compaction (or recovery)
-        self._compact_min_bytes = compact_min_bytes
-        self._compact_ratio = compact_ratio
+        super().__init__(directory / JOURNAL_NAME, magic=MAGIC, label="groups journal",
+                         compact_min_bytes=compact_min_bytes, compact_ratio=compact_ratio, syncer=syncer)
 
     def load(self) -> RecoveredState:
         state = RecoveredState()
-        data = self.path.read_bytes() if self.path.exists() else b""
-        good = 0
-        if data[: len(MAGIC)] == MAGIC:
-            pos = good = len(MAGIC)
-            while pos + _HEADER.size <= len(data):
-                length, crc = _HEADER.unpack_from(data, pos)
-                end = pos + _HEADER.size + length
-                payload = data[pos + _HEADER.size : end]
-                if end > len(data) or crc32c.crc32c(payload) != crc:
-                    break
-                try:
-                    apply(state, json.loads(payload))
-                except (ValueError, KeyError, TypeError) as exc:
-                    log.error("groups journal %s: unreadable record at byte %d (%s); ignoring the rest", self.path, pos, exc)
-                    break
-                pos = good = end
-        elif data:
-            log.error("groups journal %s has no valid header; starting empty", self.path)
-        if good != len(data):
-            log.warning("groups journal %s: dropping %d torn bytes at the end", self.path, len(data) - good)
-        try:
-            if not data or good < len(MAGIC):
-                self._write_fresh(b"")
-            else:
-                with open(self.path, "r+b") as file:
-                    file.truncate(good)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        except OSError as exc:
-            raise StorageError(f"groups journal {self.path}: {exc.strerror or exc}") from exc
-        self._sync = self._syncer.track(self._fd, str(self.path))
-        self._size = self._live_size = max(good, len(MAGIC))
+        self.replay(lambda record: apply(state, record))
         return state
-
-    def append(self, record: dict) -> None:
-        if self._fd is None:
-            raise StorageError("groups journal is closed")
-        frame = encode(record)
-        try:
-            view = memoryview(frame)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-        except OSError as exc:
-            raise StorageError(f"groups journal {self.path}: {exc.strerror or exc}") from exc
-        self._sync.written()
-        self._size += len(frame)
-
-    def should_compact(self) -> bool:
-        grown = self._size - self._live_size
-        return grown >= self._compact_min_bytes and self._size >= self._compact_ratio * max(self._live_size, 1)
-
-    def compact(self, records: Iterable[dict]) -> None:
-        body = b"".join(encode(r) for r in records)
-        try:
-            self._write_fresh(body)
-            if self._sync is not None:
-                self._sync.close()  # the old file's last appends may still be in a round
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        except OSError as exc:
-            raise StorageError(f"groups journal {self.path}: {exc.strerror or exc}") from exc
-        self._sync = self._syncer.track(self._fd, str(self.path))
-        self._size = self._live_size = len(MAGIC) + len(body)
-
-    def _write_fresh(self, body: bytes) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as file:
-            file.write(MAGIC + body)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-    def close(self) -> None:
-        if self._fd is None:
-            return
-        try:
-            os.fsync(self._fd)
-        except OSError as exc:
-            log.error("groups journal %s: fsync on close failed: %s", self.path, exc)
-        self._sync.close()
-        self._fd = self._sync = None

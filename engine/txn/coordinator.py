@@ -107,7 +107,8 @@ class TransactionCoordinator:
         directory = engine.subdir("txn")
         journal: TxnJournal = (
             MemoryJournal() if directory is None
-            else FileJournal(directory, compact_min_bytes=config.compact_min_bytes, compact_ratio=config.compact_ratio)
+            else FileJournal(directory, compact_min_bytes=config.compact_min_bytes, compact_ratio=config.compact_ratio,
+                             syncer=engine.durability)
         )
         coordinator = cls(
             clock=engine.clock,

@@ -3,7 +3,7 @@
 What Kafka keeps in `__transaction_state` (and, for transactional offset commits, in
 `__consumer_offsets` until the marker) we keep in `<data_dir>/txn/transactions.journal`:
 
-    file    := magic record*
+    file    := magic record*                     (framing, replay, compaction: engine/journal.py)
     magic   := "MQGWTJ01"                        (8 bytes; the format's version)
     record  := length:u32be crc:u32be payload    (crc32c of payload; length = len(payload))
     payload := UTF-8 JSON object, one of
@@ -20,8 +20,10 @@ belong to that id's open transaction and are dropped by a later "txn" record in 
 transaction is open or completing. Every transition is written (os.write, unbuffered)
 before it is answered or acted on, so after kill -9 the coordinator finds each
 transaction in the last state it announced: it completes a Prepare* one (markers and
-offsets again; both are idempotent) and aborts an Ongoing one (coordinator.py). fsync
-happens on compaction and close, as for the groups journal (docs/architecture.md).
+offsets again; both are idempotent) and aborts an Ongoing one (coordinator.py). Against a
+power loss the `--fsync` policy decides, as for the groups journal: the fd is tracked by the
+engine's syncer (engine/durability.py), so under `always` an EndTxn or AddPartitionsToTxn
+answer waits for the group commit that covers its record; compaction and close fsync always.
 
 Recovery stops at the first torn or corrupt record and cuts the file there. Compaction
 writes the live state to a fresh file, fsyncs it and renames it over the old one.
@@ -30,26 +32,14 @@ writes the live state to a fresh file, fsyncs it and renames it over the old one
 from __future__ import annotations
 
 import json
-import logging
-import os
-import struct
 from pathlib import Path
 from typing import Iterable, Protocol
 
-import crc32c
-
-from engine.errors import StorageError
-
-log = logging.getLogger("mqgateway.txn")
+from engine.durability import Syncer
+from engine.journal import JournalFile
 
 MAGIC = b"MQGWTJ01"
 JOURNAL_NAME = "transactions.journal"
-_HEADER = struct.Struct(">II")
-
-
-def encode(record: dict) -> bytes:
-    payload = json.dumps(record, separators=(",", ":")).encode()
-    return _HEADER.pack(len(payload), crc32c.crc32c(payload)) + payload
 
 
 class TxnJournal(Protocol):
@@ -90,97 +80,16 @@ class MemoryJournal:
         pass
 
 
-class FileJournal:
-    def __init__(self, directory: Path, *, compact_min_bytes: int, compact_ratio: int) -> None:
-        self.path = directory / JOURNAL_NAME
-        self._fd: int | None = None
-        self._size = 0
-        self._live_size = 0  # size right after the last compaction (or recovery)
-        self._compact_min_bytes = compact_min_bytes
-        self._compact_ratio = compact_ratio
+class FileJournal(JournalFile):
+    """`transactions.journal` in the coordinator's folder (the file itself: engine/journal.py)."""
+
+    def __init__(
+        self, directory: Path, *, compact_min_bytes: int, compact_ratio: int, syncer: Syncer | None = None
+    ) -> None:
+        super().__init__(directory / JOURNAL_NAME, magic=MAGIC, label="txn journal",
+                         compact_min_bytes=compact_min_bytes, compact_ratio=compact_ratio, syncer=syncer)
 
     def load(self) -> list[dict]:
         records: list[dict] = []
-        data = self.path.read_bytes() if self.path.exists() else b""
-        good = 0
-        if data[: len(MAGIC)] == MAGIC:
-            pos = good = len(MAGIC)
-            while pos + _HEADER.size <= len(data):
-                length, crc = _HEADER.unpack_from(data, pos)
-                end = pos + _HEADER.size + length
-                payload = data[pos + _HEADER.size : end]
-                if end > len(data) or crc32c.crc32c(payload) != crc:
-                    break
-                try:
-                    record = json.loads(payload)
-                except ValueError as exc:
-                    log.error("txn journal %s: unreadable record at byte %d (%s); ignoring the rest", self.path, pos, exc)
-                    break
-                records.append(record)
-                pos = good = end
-        elif data:
-            log.error("txn journal %s has no valid header; starting empty", self.path)
-        if good != len(data):
-            log.warning("txn journal %s: dropping %d torn bytes at the end", self.path, len(data) - good)
-        try:
-            if not data or good < len(MAGIC):
-                self._write_fresh(b"")
-            else:
-                with open(self.path, "r+b") as file:
-                    file.truncate(good)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        except OSError as exc:
-            raise StorageError(f"txn journal {self.path}: {exc.strerror or exc}") from exc
-        self._size = self._live_size = max(good, len(MAGIC))
+        self.replay(records.append)
         return records
-
-    def append(self, record: dict) -> None:
-        if self._fd is None:
-            raise StorageError("txn journal is closed")
-        frame = encode(record)
-        try:
-            view = memoryview(frame)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-        except OSError as exc:
-            raise StorageError(f"txn journal {self.path}: {exc.strerror or exc}") from exc
-        self._size += len(frame)
-
-    def should_compact(self) -> bool:
-        grown = self._size - self._live_size
-        return grown >= self._compact_min_bytes and self._size >= self._compact_ratio * max(self._live_size, 1)
-
-    def compact(self, records: Iterable[dict]) -> None:
-        body = b"".join(encode(r) for r in records)
-        try:
-            self._write_fresh(body)
-            if self._fd is not None:
-                os.close(self._fd)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        except OSError as exc:
-            raise StorageError(f"txn journal {self.path}: {exc.strerror or exc}") from exc
-        self._size = self._live_size = len(MAGIC) + len(body)
-
-    def _write_fresh(self, body: bytes) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as file:
-            file.write(MAGIC + body)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-    def close(self) -> None:
-        if self._fd is None:
-            return
-        try:
-            os.fsync(self._fd)
-        except OSError as exc:
-            log.error("txn journal %s: fsync on close failed: %s", self.path, exc)
-        os.close(self._fd)
-        self._fd = None
