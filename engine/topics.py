@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Mapping
 
 from engine import topic_config
+from engine.durability import FsyncPolicy, Syncer
 from engine.errors import AlreadyExists, InvalidArgument, InvalidConfig, InvalidName, NotFound
 from engine.log.partition import PartitionLog
 from engine.log.storage import FileStorage, MemoryStorage
@@ -281,7 +282,7 @@ class TopicRegistry:
 
     def _open_partition(self, topic: Topic, index: int) -> PartitionLog:
         folder = self._topic_folder(topic.name)
-        storage = MemoryStorage() if folder is None else FileStorage(folder / str(index))
+        storage = MemoryStorage() if folder is None else FileStorage(folder / str(index), getattr(self._engine, "durability", None))
         partition = PartitionLog(TopicPartition(topic=topic.name, partition=index), storage=storage,
                                  config=topic.config, now_ms=self._engine.clock.now_ms)
         partition.open()
@@ -291,10 +292,21 @@ class TopicRegistry:
         folder = self._topic_folder(topic.name)
         if folder is None:
             return
+        syncer: Syncer | None = getattr(self._engine, "durability", None)
+        new_folder = not folder.exists()
         folder.mkdir(parents=True, exist_ok=True)
         meta = {"name": topic.name, "topic_id": str(topic.topic_id), "partitions": len(topic.partitions),
                 "overrides": topic.overrides}
         path = folder / "topic.json"
         tmp = folder / "topic.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=1, sort_keys=True))
+        with open(tmp, "w") as file:
+            file.write(json.dumps(meta, indent=1, sort_keys=True))
+            if syncer is not None and syncer.policy is not FsyncPolicy.NEVER:
+                # A topic whose data is durable must not come back without its metadata.
+                file.flush()
+                os.fsync(file.fileno())
         os.replace(tmp, path)
+        if syncer is not None:
+            syncer.created(folder)
+            if new_folder:
+                syncer.created(folder.parent)

@@ -36,6 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
+from engine.durability import Syncer
 from engine.errors import StorageError
 from engine.log.batch import HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2, BatchHeader, header_at, scan
 
@@ -68,7 +69,20 @@ class SegmentData(Protocol):
 
     def load_indexes(self) -> tuple[bytes, bytes] | None: ...
 
-    def append_txn_index(self, data: bytes) -> None: ...
+    def append_txn_index(self, data: bytes) -> None:
+        # Unbuffered append, like the log itself: once written it survives kill -9. The fd
+        # stays open and tracked, so the ABORT marker's answer waits for this entry too.
+        if self._txn_sync is None:
+            path = self._txn_index_path()
+            created = not path.exists()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._txn_sync = self._syncer.track(fd, str(path))
+            if created:
+                self._syncer.created(path.parent)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._txn_sync.fd, view):]
+        self._txn_sync.written()
 
     def load_txn_index(self) -> bytes: ...
 
@@ -124,14 +138,28 @@ class MemoryData:
 
 
 class FileData:
-    """A segment file appended with writev and read with pread: one syscall per append or read."""
+    """A segment file appended with writev and read with pread: one syscall per append or read.
 
-    __slots__ = ("path", "_fd", "size")
+    The `.log` and `.txnindex` fds are tracked by the engine's syncer (engine/durability.py),
+    so under `--fsync always` a produce answer waits until its batches are on disk and under
+    `interval` they are synced within the interval. The offset and time indexes are not:
+    recovery rebuilds whatever they lack from the log itself.
+    """
 
-    def __init__(self, path: Path) -> None:
+    __slots__ = ("path", "_fd", "_sync", "_syncer", "_txn_sync", "size")
+
+    def __init__(self, path: Path, syncer: Syncer | None = None) -> None:
         self.path = path
+        self._syncer = syncer or Syncer()
+        created = not path.exists()
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        self._sync = self._syncer.track(self._fd, str(path))
+        self._txn_sync = None  # the .txnindex, opened at its first append
         self.size = os.fstat(self._fd).st_size
+        if created:
+            # A rolled (or first) segment: its directory entry must reach the disk too, or
+            # a power loss could keep the folder without the file its synced data is in.
+            self._syncer.created(path.parent)
 
     def write(self, pieces: list) -> None:
         total = 0
@@ -144,6 +172,7 @@ class FileData:
                 written += os.write(self._fd, rest)
             total += want
         self.size += total
+        self._sync.written()
 
     def pread(self, position: int, length: int) -> bytes:
         return os.pread(self._fd, length, position)
@@ -151,6 +180,7 @@ class FileData:
     def truncate(self, size: int) -> None:
         os.ftruncate(self._fd, size)
         self.size = size
+        self._sync.written()  # the new size is what a later fdatasync must make durable
 
     def _index_paths(self) -> tuple[Path, Path]:
         stem = self.path.with_suffix("")
@@ -195,9 +225,14 @@ class FileData:
         os.fsync(self._fd)
 
     def close(self) -> None:
+        # The handles own the fds: one with unsynced writes is closed after the round that
+        # syncs it (engine/durability.py), so the syncer never fsyncs a reused descriptor.
         if self._fd >= 0:
-            os.close(self._fd)
+            self._sync.close()
             self._fd = -1
+        if self._txn_sync is not None:
+            self._txn_sync.close()
+            self._txn_sync = None
 
     def delete(self) -> None:
         self.close()
@@ -206,6 +241,7 @@ class FileData:
                 path.unlink()
             except FileNotFoundError:
                 pass
+        self._syncer.created(self.path.parent)
 
 
 class Segment:

@@ -7,6 +7,9 @@ implementation. The files layout of one partition folder:
     00000000000000000000.log / .index / .timeindex   segments (segment.py)
     log-start-offset                                 decimal text, written on change (tmp + rename)
     producer-state.json                              snapshot (producer_state.py), tmp + rename
+
+Under `--fsync interval|always` a state file is fsynced before its rename and the folder
+after it (in the syncer's next round), as the segments are (engine/durability.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
+from engine.durability import FsyncPolicy, Syncer
 from engine.log.segment import FileData, MemoryData, SegmentData, segment_name
 
 
@@ -52,9 +56,21 @@ class MemoryStorage:
 
 
 class FileStorage:
-    def __init__(self, folder: Path) -> None:
+    """A partition folder. Under `--fsync interval|always` (engine/durability.py) the segments'
+    fds are tracked by the engine's syncer, state files are fsynced before their rename, and
+    every directory whose entries change is synced in the next round."""
+
+    def __init__(self, folder: Path, syncer: Syncer | None = None) -> None:
         self.folder = folder
+        self._syncer = syncer or Syncer()
+        missing = []
+        parent = folder
+        while not parent.exists():
+            missing.append(parent)
+            parent = parent.parent
         folder.mkdir(parents=True, exist_ok=True)
+        for created in missing:
+            self._syncer.created(created.parent)
 
     def segment_bases(self) -> list[int]:
         bases = []
@@ -67,7 +83,7 @@ class FileStorage:
         return sorted(bases)
 
     def open_segment(self, base_offset: int) -> SegmentData:
-        return FileData(self.folder / f"{segment_name(base_offset)}.log")
+        return FileData(self.folder / f"{segment_name(base_offset)}.log", self._syncer)
 
     def read_state(self, name: str) -> str | None:
         try:
@@ -78,8 +94,18 @@ class FileStorage:
     def write_state(self, name: str, text: str) -> None:
         path = self.folder / name
         tmp = path.with_name(name + ".tmp")
-        tmp.write_text(text)
+        syncing = self._syncer.policy is not FsyncPolicy.NEVER
+        with open(tmp, "w") as file:
+            file.write(text)
+            if syncing:
+                # Without it a power loss after the rename can leave an empty or partial
+                # file under the real name (the rename's metadata may reach the disk
+                # before the data: ext4 auto_da_alloc covers only some cases).
+                file.flush()
+                os.fsync(file.fileno())
         os.replace(tmp, path)
+        self._syncer.created(self.folder)
 
     def destroy(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+        self._syncer.created(self.folder.parent)

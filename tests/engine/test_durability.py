@@ -23,6 +23,7 @@ class RecordingDisk:
 
     def __init__(self) -> None:
         self.synced: list[int] = []
+        self.paths: list[str] = []  # what each synced fd named, for tests through the engine
         self.gate: threading.Event | None = None
         self.entered = threading.Event()
         self.fail: OSError | None = None
@@ -35,6 +36,7 @@ class RecordingDisk:
             raise self.fail
         os.fstat(fd)  # a closed descriptor would raise EBADF here
         self.synced.append(fd)
+        self.paths.append(os.readlink(f"/proc/self/fd/{fd}"))
 
 
 @pytest.fixture
@@ -212,6 +214,9 @@ async def test_group_journal_answers_wait_for_the_fsync(tmp_path, disk):
     try:
         tp = TopicPartition(topic="t", partition=0)
         engine.topics.create("t", partitions=1)
+        await engine.durability.barrier()  # the topic's new folders
+        disk.synced.clear()
+        disk.paths.clear()
         mark = engine.durability.seq
         outcome = engine.groups.commit_offsets("g", member_id="", generation_id=-1,
                                                offsets=[OffsetCommitEntry(partition=tp, offset=5)])
@@ -219,7 +224,7 @@ async def test_group_journal_answers_wait_for_the_fsync(tmp_path, disk):
         waiter = engine.durability.barrier(since=mark)
         assert waiter is not None and not waiter.done()
         await waiter
-        assert len(disk.synced) == 1
+        assert len(disk.synced) == 1 and disk.paths[0].endswith("groups.journal")
     finally:
         engine.close()
     reopened = Engine(data_dir=tmp_path)
@@ -228,3 +233,100 @@ async def test_group_journal_answers_wait_for_the_fsync(tmp_path, disk):
         assert reopened.groups.fetch_offsets("g", [tp])[0].offset == 5
     finally:
         reopened.close()
+
+
+def _engine(tmp_path, policy=FsyncPolicy.ALWAYS):
+    from engine import Engine, EngineSettings
+
+    engine = Engine(data_dir=tmp_path, settings=EngineSettings(fsync=policy))
+    engine.open()
+    return engine
+
+
+async def test_produce_waits_for_the_segment_fsync(tmp_path, disk):
+    """The Kafka log is plugged in: an append under `always` leaves a barrier that is released
+    only by the round that fsyncs the segment (the wire layer answers after it: kafka_wire/session.py)."""
+    from tests.engine.log.batches import build_batch
+
+    engine = _engine(tmp_path)
+    try:
+        partition = engine.topics.create("t", partitions=1).partitions[0]
+        created = engine.durability.barrier()
+        assert created is not None  # topics/t and its partition folder are new entries
+        await created
+        assert any(p.endswith("/topics") for p in disk.paths)
+        disk.synced.clear()
+        disk.paths.clear()
+        disk.gate = threading.Event()
+        mark = engine.durability.seq
+        partition.append(build_batch([b"a", b"b"]))
+        waiter = engine.durability.barrier(since=mark)
+        assert waiter is not None
+        await asyncio.sleep(0.05)
+        assert not waiter.done()  # the disk holds the fsync, so nothing is acknowledged
+        disk.gate.set()
+        await asyncio.wait_for(waiter, 5)
+        assert [os.path.basename(p) for p in disk.paths] == ["00000000000000000000.log"]
+        # Nothing written since: the next request waits for nobody.
+        assert engine.durability.barrier(since=engine.durability.seq) is None
+    finally:
+        disk.gate = None
+        engine.close()
+
+
+async def test_rolled_segments_state_files_and_aborts_are_synced(tmp_path, disk, monkeypatch):
+    """A roll syncs the new segment and its folder; state files are fsynced before their
+    rename; the .txnindex stays open and tracked."""
+    from tests.engine.log.batches import build_batch
+
+    engine = _engine(tmp_path)
+    renamed_after_fsync = []
+    real_fsync, real_replace = os.fsync, os.replace
+    fsynced: list[str] = []
+
+    def spy_fsync(fd):
+        fsynced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def spy_replace(src, dst):
+        renamed_after_fsync.append((os.path.basename(dst), str(src) in fsynced))
+        real_replace(src, dst)
+
+    try:
+        topic = engine.topics.create("t", partitions=1, configs={"segment.bytes": "1024"})
+        partition = topic.partitions[0]
+        await engine.durability.barrier()
+        disk.paths.clear()
+        monkeypatch.setattr(os, "fsync", spy_fsync)
+        monkeypatch.setattr(os, "replace", spy_replace)
+        for i in range(4):
+            partition.append(build_batch([b"%d" % i * 600]))
+        partition.delete_records(1)
+        await engine.durability.barrier()
+        logs = sorted({os.path.basename(p) for p in disk.paths if p.endswith(".log")})
+        assert len(logs) >= 2, disk.paths  # the rolled segments are synced, not only the first
+        folder = str(tmp_path / "kafka" / "topics" / "t" / "0")
+        assert folder in disk.paths  # their directory entries too
+        states = {name: synced for name, synced in renamed_after_fsync if not name.endswith("index")}
+        assert states.get("log-start-offset") is True and states.get("producer-state.json") is True, renamed_after_fsync
+    finally:
+        monkeypatch.undo()
+        engine.close()
+
+
+async def test_txn_journal_is_tracked(tmp_path, disk):
+    from engine.txn.journal import FileJournal
+
+    syncer = Syncer(FsyncPolicy.ALWAYS)
+    journal = FileJournal(tmp_path, compact_min_bytes=1 << 20, compact_ratio=2, syncer=syncer)
+    assert journal.load() == []
+    disk.paths.clear()
+    mark = syncer.seq
+    journal.append({"type": "deleted", "id": "x"})
+    await syncer.barrier(since=mark)
+    assert [os.path.basename(p) for p in disk.paths] == ["transactions.journal"]
+    journal.close()
+    syncer.close()
+    again = FileJournal(tmp_path, compact_min_bytes=1 << 20, compact_ratio=2)
+    assert again.load() == [{"type": "deleted", "id": "x"}]
+    again.close()

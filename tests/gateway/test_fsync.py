@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 import threading
 
@@ -13,7 +14,8 @@ from gateway.broker import Broker
 from gateway.config import Config, FsyncPolicy, HostPort
 from kafka_wire.build import make
 from tests.kafka_wire.groupraw import schema
-from tests.kafka_wire.kafka_requests import metadata
+from tests.engine.log.batches import build_batch
+from tests.kafka_wire.kafka_requests import metadata, produce
 from tests.reliability.support import kafka_frame
 
 
@@ -53,8 +55,11 @@ async def test_offset_commit_is_answered_only_once_durable(tmp_path, monkeypatch
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", broker.kafka_port)
         other_reader, other_writer = await asyncio.open_connection("127.0.0.1", broker.kafka_port)
+        disk.gate.set()  # auto-creating "t" syncs its new folders, which the answer waits for
         writer.write(kafka_frame(metadata(12, ["t"]), correlation_id=1))
         await _answer(reader, 5)
+        disk.gate.clear()
+        disk.calls = 0
         writer.write(kafka_frame(offset_commit("g", "t", 42), correlation_id=2))
         if policy is FsyncPolicy.ALWAYS:
             with pytest.raises(asyncio.TimeoutError):
@@ -70,6 +75,45 @@ async def test_offset_commit_is_answered_only_once_durable(tmp_path, monkeypatch
             assert disk.calls == 0  # the journal's own close-time fsync does not go through the syncer
         writer.close()
         other_writer.close()
+    finally:
+        disk.gate.set()
+        await broker.stop()
+
+
+@pytest.mark.parametrize("policy", [FsyncPolicy.ALWAYS, FsyncPolicy.NEVER])
+async def test_produce_is_answered_only_once_the_segment_is_synced(tmp_path, monkeypatch, policy):
+    """The segment fds are tracked (engine/log/segment.py): an acks=all produce under `always`
+    is answered after the fsync of the segment it was appended to, and at once under `never`."""
+    disk = GatedDisk()
+    synced_paths: list[str] = []
+
+    def recording(fd: int) -> None:
+        synced_paths.append(os.readlink(f"/proc/self/fd/{fd}"))
+        disk(fd)
+
+    monkeypatch.setattr(durability, "_fsync", recording)
+    monkeypatch.setattr(durability, "_fdatasync", recording)
+    broker = Broker(Config(data_dir=tmp_path, fsync=policy, kafka=HostPort(host="127.0.0.1", port=0),
+                           amqp=HostPort(host="127.0.0.1", port=0)))
+    await broker.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", broker.kafka_port)
+        disk.gate.set()
+        writer.write(kafka_frame(metadata(12, ["p"]), correlation_id=1))
+        await _answer(reader, 5)
+        disk.gate.clear()
+        synced_paths.clear()
+        writer.write(kafka_frame(produce(9, "p", build_batch([b"durable"])), correlation_id=2))
+        if policy is FsyncPolicy.ALWAYS:
+            with pytest.raises(asyncio.TimeoutError):
+                await _answer(reader, 0.3)  # held until the segment's fsync returns
+            assert [p for p in synced_paths if p.endswith("00000000000000000000.log")], synced_paths
+            disk.gate.set()
+        frame = await _answer(reader, 5)
+        assert frame[:4] == (2).to_bytes(4, "big")
+        if policy is FsyncPolicy.NEVER:
+            assert synced_paths == []
+        writer.close()
     finally:
         disk.gate.set()
         await broker.stop()
