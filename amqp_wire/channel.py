@@ -20,7 +20,9 @@ are sent at the end of the input batch (after the store sync) as one basic.ack w
 (after their basic.return), as RabbitMQ does. A message a queue refused (x-overflow
 reject-publish) is nacked, and so is everything of the batch when the store could not
 write it (RabbitMQ nacks on internal errors); without confirms a refused message is just
-dropped.
+dropped. Under `--fsync interval|always` the connection records each channel's
+`publish_seq` at the end of the batch and confirms up to that number only once the engine's
+Syncer has the writes on disk (`send_confirms(upto=...)`; engine/durability.py).
 
 The publish path also applies RabbitMQ's message rules, in `rabbit_channel`'s order:
 the exchange must exist and not be internal; `reply_to = amq.rabbitmq.reply-to` needs
@@ -281,23 +283,27 @@ class Channel:
                 self.nacks.append(self.publish_seq)
             self.session.confirming.add(self)
 
-    def send_confirms(self, *, failed: bool = False) -> None:
-        """Acks (or nacks) every publish of the batch; `failed`: the store could not write them."""
+    def send_confirms(self, *, failed: bool = False, upto: int | None = None) -> None:
+        """Acks (or nacks) every publish up to `upto` (default: all so far); `failed`: the
+        store could not write them."""
         if self.state is not ChannelState.OPEN:
             return
-        upto = self.publish_seq
+        if upto is None:
+            upto = self.publish_seq
         if upto <= self.confirmed_seq:
             return
         commands = _commands().Basic
         if failed:
             multiple = upto - self.confirmed_seq > 1
             self.confirmed_seq = upto
-            self.nacks = []
+            self.nacks = [seq for seq in self.nacks if seq > upto]
             self.session.send(frames.method_frame(
                 self.id, frames.build(commands.Nack, delivery_tag=upto, multiple=multiple, requeue=False)))
             return
-        if self.nacks:
-            nacks, self.nacks = self.nacks, []
+        if self.nacks and self.nacks[0] <= upto:
+            # Publishes made after `upto` (while a sync was awaited) keep their nacks.
+            nacks = [seq for seq in self.nacks if seq <= upto]
+            self.nacks = self.nacks[len(nacks):]
             for seq in nacks:
                 if seq - 1 > self.confirmed_seq:
                     self.session.send(frames.method_frame(self.id, frames.build(

@@ -4,7 +4,13 @@ Sans-I/O over the listener's `Link`: `data_received(bytes)` parses whole frames 
 input, dispatches them, and after each batch of input runs the end-of-batch work in this
 order: dispatch queues whose consumers regained credit, hand appended message records to
 the OS (`Messaging.sync`), then send the publisher confirms of the batch — so a confirm
-never precedes the write of what it confirms. Everything sent goes through one writer:
+never precedes the write of what it confirms. Under `--fsync always` the confirms (and
+tx.commit-ok) wait further, for the engine's Syncer to have those writes on disk
+(`after_durable`, engine/durability.py): each confirming channel's `publish_seq` is recorded
+at the end of the batch and confirmed up to that number when the fsync round ends. Under
+`never` and `interval` the callback runs at once, in the same tick as before. An fsync
+failure is final (the Syncer's contract): the waiting publishes are nacked and the
+connection is closed with 541. Everything sent goes through one writer:
 frames are collected in a list and written with one `writelines` per loop tick.
 
 Frame errors end only this connection: a bad frame-end octet, a frame above frame_max,
@@ -94,6 +100,7 @@ class Session:
         self.service = service
         self.settings = service.settings
         self.messaging = service.engine.messaging
+        self.syncer = self.messaging.syncer
         self.link = link
         self.state = State.HEADER
         self.loop = asyncio.get_running_loop()
@@ -377,8 +384,44 @@ class Session:
             failed = True
         if self.confirming:
             channels, self.confirming = self.confirming, set()
-            for channel in channels:
-                channel.send_confirms(failed=failed)
+            if failed:
+                for channel in channels:
+                    channel.send_confirms(failed=True)
+                return
+            marks = [(channel, channel.publish_seq) for channel in channels]
+
+            def confirm() -> None:
+                for channel, upto in marks:
+                    channel.send_confirms(upto=upto)
+
+            def refuse(exc: BaseException) -> None:
+                for channel, upto in marks:
+                    channel.send_confirms(failed=True, upto=upto)
+
+            self.after_durable(confirm, refuse)
+
+    def after_durable(self, callback, on_error) -> None:
+        """Runs `callback` once every write made so far is on disk as `--fsync` demands (at
+        once under `never`/`interval`); `on_error(exc)` instead if the fsync failed, after
+        which the connection is closed: the Syncer fails every later wait too."""
+        deferred = False
+
+        def done() -> None:
+            if self.state is State.CLOSED:
+                return
+            callback()
+            if deferred:
+                self._flush()  # the round ended outside any input batch: write now
+
+        def failed(exc: BaseException) -> None:
+            if self.state is State.CLOSED:
+                return
+            on_error(exc)
+            self.close_by_server(ReplyCode.INTERNAL_ERROR, f"could not sync messages to disk: {exc}")
+            self._flush()
+
+        self.syncer.after_sync(done, on_error=failed)
+        deferred = True
 
     # -- handshake ----------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ class Engine:
     def open(self) -> None:
         """Recovers every subsystem from disk (or starts empty in memory)."""
         self.groups = GroupCoordinator.for_engine(self)
-        self.messaging = Messaging(self.subdir("amqp"), clock=self.clock)
+        self.messaging = Messaging(self.subdir("amqp"), clock=self.clock, syncer=self.durability)
         self.messaging.topics = self.topics  # stream queues are topics (engine/messaging/stream_queue.py)
         # Topics first: recovered stream queues and their bindings refer to them.
         self.topics.open()

@@ -14,6 +14,8 @@ intent record of the whole commit to the transaction journal before applying it,
 queues, then empty the journal (engine/messaging/txlog.py); recovery re-applies an intent
 left behind. tx.commit-ok is queued only after that, and the wire sends it at the end of
 the input batch, so a client that saw commit-ok will find the whole commit after kill -9.
+Under `--fsync always` commit-ok waits also for the fsync round covering those writes
+(`Session.after_durable`), so it survives a power loss too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 from pamqp import commands
 
 from amqp_wire import frames
+from amqp_wire.channel import ChannelState
 from amqp_wire.errors import AmqpError, ReplyCode
 from amqp_wire.handlers import channel_method
 
@@ -42,7 +45,15 @@ def commit(channel, method) -> None:
     if not channel.tx:
         raise _not_transactional()
     channel.tx_commit()
-    channel.session.send_method(channel.id, frames.build(commands.Tx.CommitOk))
+    # Under --fsync always, commit-ok waits for the fsync of the journal and the segments.
+    # Nothing else on this channel waits behind it: tx.commit is synchronous, so the client
+    # sends no other synchronous method on the channel before commit-ok arrives.
+    channel.session.after_durable(lambda: _commit_ok(channel), lambda exc: None)
+
+
+def _commit_ok(channel) -> None:
+    if channel.state is ChannelState.OPEN:
+        channel.session.send_method(channel.id, frames.build(commands.Tx.CommitOk))
 
 
 @channel_method(commands.Tx.Rollback)

@@ -18,6 +18,10 @@ mid-write) is ignored. Only durable things are logged: a binding is durable when
 ends are (RabbitMQ `rabbit_binding:durable/1`).
 
 `MemoryDefinitions` is the no-op backend used when the engine has no data dir.
+
+Under `--fsync interval|always` the log is tracked by the engine's Syncer
+(engine/durability.py): `written()` after each line, and the compacted rewrite is fsynced
+before it replaces the log (a power loss must not leave an empty file in its place).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any, Protocol
+
+from engine.durability import FsyncPolicy, Syncer
 
 
 class Definitions(Protocol):
@@ -58,9 +64,11 @@ def _key(change: dict[str, Any]) -> tuple:
 
 
 class FileDefinitions:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, syncer: Syncer | None = None) -> None:
         self.path = directory / "definitions.log"
+        self.syncer = syncer or Syncer()
         self._fd = -1
+        self._handle = None
 
     def load(self) -> list[dict[str, Any]]:
         """Replays the log into the live set (in declaration order) and compacts the file."""
@@ -87,17 +95,28 @@ class FileDefinitions:
                             live.pop(other, None)
         changes = list(live.values())
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(b"".join(json.dumps(c, sort_keys=True).encode() + b"\n" for c in changes))
+        with open(tmp, "wb") as out:
+            out.write(b"".join(json.dumps(c, sort_keys=True).encode() + b"\n" for c in changes))
+            if self.syncer.policy is not FsyncPolicy.NEVER:
+                out.flush()
+                os.fsync(out.fileno())  # once, at start-up: the rename below must not expose an empty file
         os.replace(tmp, self.path)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.syncer.created(self.path.parent)
+        self._open()
         return changes
+
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._handle = self.syncer.track(self._fd, str(self.path))
 
     def record(self, change: dict[str, Any]) -> None:
         if self._fd < 0:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._open()
         os.write(self._fd, json.dumps(change, sort_keys=True).encode() + b"\n")
+        self._handle.written()
 
     def close(self) -> None:
         if self._fd >= 0:
-            os.close(self._fd)
+            self._handle.close()
+            self._handle = None
             self._fd = -1

@@ -40,6 +40,7 @@ from engine.messaging.errors import NotFound, Reason, fail
 from engine.messaging.exchange import Exchange
 from engine.messaging.fields import table_from_json
 from engine.messaging.queue import DEFAULT_RAM_BUDGET, Queue
+from engine.durability import Syncer
 from engine.messaging.segments import QueueStore, remove_tree
 from engine.messaging.txlog import FAULT, TxLog, encode_intent
 from engine.messaging.stream_queue import TOPIC_STREAM_ARGUMENTS, StreamQueue, is_stream as _is_stream
@@ -58,14 +59,18 @@ class Messaging:
         *,
         clock: Clock | None = None,
         ram_budget_per_queue: int = DEFAULT_RAM_BUDGET,
+        syncer: Syncer | None = None,
     ) -> None:
         self.directory = directory
+        # engine.durability: every file written here is tracked by it (--fsync), and the wire
+        # layer waits for it before a publisher confirm or tx.commit-ok.
+        self.syncer = syncer or Syncer()
         self.clock = clock or SystemClock()
         self.ram_budget_per_queue = ram_budget_per_queue
         self.vhosts: dict[str, VHost] = {}
         self._definitions: Definitions = MemoryDefinitions()
         self._dirty: list[QueueStore] = []
-        self.txlog = TxLog(directory)
+        self.txlog = TxLog(directory, self.syncer)
         self._recovering = False
         self._deadlines = Deadlines(self.clock, self._due)
         self.headers_decoder: Callable[[bytes], Mapping | None] | None = None
@@ -83,7 +88,7 @@ class Messaging:
         add_kafka_exchange(self.vhosts[DEFAULT_VHOST])  # before recovery: bindings to it come back
         if self.directory is None:
             return
-        self._definitions = FileDefinitions(self.directory)
+        self._definitions = FileDefinitions(self.directory, self.syncer)
         self._recovering = True
         self.txlog.load()
         try:
@@ -130,6 +135,7 @@ class Messaging:
             for child in queues_dir.iterdir():
                 if child.name not in keep:
                     remove_tree(child)
+                    self.syncer.created(queues_dir)
         self.sync()  # what replaying an interrupted tx.commit appended, before the journal empties
         self.txlog.recovered()
         for vhost in self.vhosts.values():
@@ -163,7 +169,7 @@ class Messaging:
                                encoder=self.record_encoder)
         store = None
         if self.directory is not None:
-            store = QueueStore(self.directory / "queues" / queue_id, self._mark_dirty)
+            store = QueueStore(self.directory / "queues" / queue_id, self._mark_dirty, self.syncer)
         return Queue(name, vhost=vhost.name, durable=durable, auto_delete=auto_delete, owner=owner,
                      arguments=arguments, store=store, ram_budget=self.ram_budget_per_queue, queue_id=queue_id,
                      on_unused=vhost.delete_queue, host=vhost)

@@ -38,7 +38,10 @@ not check (a write cut short) ends that segment's scan.
 Appends go to a per-segment buffer that `flush()` writes with one `pwrite`; the owner
 (engine/messaging/messaging.py) flushes every dirty store before a publisher confirm is
 sent, so a confirmed persistent message is in the page cache and survives kill -9. Sync to
-the platter (fsync) is the `fsync` policy's business (issue 8).
+the platter is the `--fsync` policy's business (engine/durability.py): every file here is
+tracked by the engine's Syncer (`written()` after each write, its handle closes the fd),
+and creating or removing a segment or a queue folder reports the directory, so a confirm
+that waits for `after_sync` covers the records, their removal marks and the file names.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import zlib
 from pathlib import Path
 from typing import Callable, Iterator
 
+from engine.durability import Syncer
 from engine.messaging.deaths import Deaths
 from engine.messaging.types import CheckedEntry, Entry, Message, make_message
 
@@ -68,12 +72,13 @@ DELIVERED_FILE = "delivered"
 
 
 class Segment:
-    __slots__ = ("number", "path", "fd", "size", "pending", "live")
+    __slots__ = ("number", "path", "fd", "handle", "size", "pending", "live")
 
-    def __init__(self, number: int, path: Path, size: int = 0) -> None:
+    def __init__(self, number: int, path: Path, syncer: Syncer, size: int = 0) -> None:
         self.number = number
         self.path = path
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        self.handle = syncer.track(self.fd, str(path))  # owns the fd from here on
         self.size = size  # bytes already written to the file
         self.pending = bytearray()  # appended, not yet written
         self.live = 0
@@ -93,12 +98,14 @@ class Segment:
         view.release()
         self.size += written
         pending.clear()
+        self.handle.written()
 
     def mark_removed(self, offset: int) -> None:
         if offset >= self.size:
             self.pending[offset - self.size + 4] = REMOVED
         else:
             os.pwrite(self.fd, _STATE_REMOVED, offset + 4)
+            self.handle.written()
 
     def read(self, offset: int) -> bytes:
         if offset >= self.size:
@@ -111,7 +118,7 @@ class Segment:
 
     def close(self) -> None:
         if self.fd >= 0:
-            os.close(self.fd)
+            self.handle.close()  # closes the fd once a pending fsync of it is done
             self.fd = -1
 
 
@@ -187,8 +194,9 @@ def decode_record(record: bytes | memoryview) -> tuple[int, int, Message | None,
 class QueueStore:
     """The segment files of one queue."""
 
-    def __init__(self, directory: Path, on_dirty: Callable[["QueueStore"], None]) -> None:
+    def __init__(self, directory: Path, on_dirty: Callable[["QueueStore"], None], syncer: Syncer | None = None) -> None:
         self.directory = directory
+        self.syncer = syncer or Syncer()
         self._on_dirty = on_dirty
         self._segments: dict[int, Segment] = {}
         self._current: Segment | None = None
@@ -196,6 +204,7 @@ class QueueStore:
         self._delivered = 0  # highest sequence number delivered
         self._delivered_written = 0
         self._delivered_fd = -1
+        self._delivered_handle = None
 
     # -- writing ------------------------------------------------------------------------
 
@@ -258,20 +267,30 @@ class QueueStore:
             seg.flush()
         if self._delivered != self._delivered_written and self._segments:
             if self._delivered_fd < 0:
-                self._delivered_fd = os.open(self.directory / DELIVERED_FILE, os.O_WRONLY | os.O_CREAT, 0o644)
+                path = self.directory / DELIVERED_FILE
+                existed = path.exists()
+                self._delivered_fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+                self._delivered_handle = self.syncer.track(self._delivered_fd, str(path))
+                if not existed:
+                    self.syncer.created(self.directory)
             os.pwrite(self._delivered_fd, _U64.pack(self._delivered), 0)
+            self._delivered_handle.written()
             self._delivered_written = self._delivered
 
     def _close_delivered(self) -> None:
         if self._delivered_fd >= 0:
-            os.close(self._delivered_fd)
+            self._delivered_handle.close()
+            self._delivered_handle = None
             self._delivered_fd = -1
 
     def _roll(self) -> Segment:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if not self._segments and not self.directory.is_dir():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.syncer.created(self.directory.parent)
         number = (max(self._segments) + 1) if self._segments else 1
         old = self._current
-        seg = Segment(number, self.directory / f"{number:016d}.seg")
+        seg = Segment(number, self.directory / f"{number:016d}.seg", self.syncer)
+        self.syncer.created(self.directory)
         self._segments[number] = seg
         self._current = seg
         if old is not None and old.live <= 0:
@@ -285,7 +304,8 @@ class QueueStore:
         try:
             seg.path.unlink()
         except FileNotFoundError:
-            pass
+            return
+        self.syncer.created(self.directory)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -297,7 +317,7 @@ class QueueStore:
         for number in numbers:
             path = self.directory / f"{number:016d}.seg"
             data = path.read_bytes()
-            seg = Segment(number, path, size=len(data))
+            seg = Segment(number, path, self.syncer, size=len(data))
             self._segments[number] = seg
             pos = 0
             end = len(data)
@@ -323,6 +343,7 @@ class QueueStore:
                 pos += 4 + length
             if pos < end:
                 os.ftruncate(seg.fd, pos)  # a torn tail: later appends start clean
+                seg.handle.written()
                 seg.size = pos
             self._current = seg
         for seg in list(self._segments.values()):
@@ -344,7 +365,9 @@ class QueueStore:
             seg.close()
         self._segments.clear()
         self._current = None
-        remove_tree(self.directory)
+        if self.directory.is_dir():
+            remove_tree(self.directory)
+            self.syncer.created(self.directory.parent)
 
 
 def remove_tree(directory: Path) -> None:

@@ -36,9 +36,12 @@ Record format (big-endian), repeated:
     4   number of settlements A, then A times:
         2  queue id length, queue id, 8  sequence number
 
-Durability: the journal is written to the OS (page cache) before anything is applied, the
-same guarantee the AMQP store gives today under every `--fsync` policy (docs/operations.md:
-the AMQP store is not yet tracked by the syncer), so it survives a process crash. Not
+Durability: the journal is written to the OS (page cache) before anything is applied, so
+it survives a process crash. It is tracked by the engine's Syncer like the queue segments
+(engine/durability.py): under `--fsync always` the wire sends tx.commit-ok only after a
+round fsynced the journal and the segments. That round syncs them together, so a power loss
+*during* it can keep some of the commit's records without its intent (all-or-nothing across
+a power loss would need an fsync of the intent before step 3; not done). Not
 covered: copies dead-lettered by a reject inside the commit (ordinary publishes made while
 applying), stream-queue targets (Kafka logs, written at once), `drop-head` overflow caused by
 a transactional publish, and a failure to write the journal itself (the connection is closed
@@ -55,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from engine.durability import Syncer
 from engine.messaging.arguments import QueueType
 from engine.messaging.segments import LIVE_PERSISTENT, decode_record, encode_record
 from engine.messaging.types import CheckedEntry, Entry, Message
@@ -182,9 +186,11 @@ FAULT = Fault(os.environ.get("MQGW_FAULT_TX_COMMIT"))
 class TxLog:
     """The journal file (None directory: the memory backend, where a crash loses everything anyway)."""
 
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, syncer: Syncer | None = None) -> None:
         self.path = None if directory is None else directory / JOURNAL_FILE
+        self.syncer = syncer or Syncer()
         self._fd = -1
+        self._handle = None
         self._size = 0
         self.pending: dict[str, PendingIntent] = {}
 
@@ -239,6 +245,7 @@ class TxLog:
         self.pending.clear()
         self._open()
         os.ftruncate(self._fd, 0)
+        self._handle.written()
         self._size = 0
 
     # -- commits ------------------------------------------------------------------------
@@ -253,22 +260,29 @@ class TxLog:
         while written < len(view):
             written += os.write(self._fd, view[written:])
         self._size += written
+        self._handle.written()
 
     def done(self) -> None:
         """Everything the journal holds is applied and flushed."""
         if self._fd >= 0 and self._size:
             os.ftruncate(self._fd, 0)
+            self._handle.written()
             self._size = 0
 
     def _open(self) -> None:
         if self._fd < 0:
             assert self.path is not None
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            existed = self.path.exists()
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._handle = self.syncer.track(self._fd, str(self.path))
+            if not existed:
+                self.syncer.created(self.path.parent)
 
     def close(self) -> None:
         if self._fd >= 0:
-            os.close(self._fd)
+            self._handle.close()
+            self._handle = None
             self._fd = -1
 
 
