@@ -33,10 +33,27 @@ class GatedDisk:
     def __init__(self) -> None:
         self.gate = threading.Event()
         self.calls = 0
+        self.paths: list[str] = []  # what each synced fd named
 
     def __call__(self, fd: int) -> None:
         self.calls += 1
+        self.paths.append(os.readlink(f"/proc/self/fd/{fd}"))
         self.gate.wait(10)
+
+
+@pytest.fixture
+def disk(monkeypatch) -> GatedDisk:
+    gated = GatedDisk()
+    monkeypatch.setattr(durability, "_fsync", gated)
+    monkeypatch.setattr(durability, "_fdatasync", gated)
+    return gated
+
+
+async def _started_broker(data_dir, policy: FsyncPolicy) -> Broker:
+    broker = Broker(Config(data_dir=data_dir, fsync=policy, kafka=HostPort(host="127.0.0.1", port=0),
+                           amqp=HostPort(host="127.0.0.1", port=0)))
+    await broker.start()
+    return broker
 
 
 async def _answer(reader: asyncio.StreamReader, timeout: float) -> bytes:
@@ -45,13 +62,8 @@ async def _answer(reader: asyncio.StreamReader, timeout: float) -> bytes:
 
 
 @pytest.mark.parametrize("policy", [FsyncPolicy.ALWAYS, FsyncPolicy.NEVER])
-async def test_offset_commit_is_answered_only_once_durable(tmp_path, monkeypatch, policy):
-    disk = GatedDisk()
-    monkeypatch.setattr(durability, "_fsync", disk)
-    monkeypatch.setattr(durability, "_fdatasync", disk)
-    broker = Broker(Config(data_dir=tmp_path, fsync=policy, kafka=HostPort(host="127.0.0.1", port=0),
-                           amqp=HostPort(host="127.0.0.1", port=0)))
-    await broker.start()
+async def test_offset_commit_is_answered_only_once_durable(tmp_path, disk, policy):
+    broker = await _started_broker(tmp_path, policy)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", broker.kafka_port)
         other_reader, other_writer = await asyncio.open_connection("127.0.0.1", broker.kafka_port)
@@ -81,38 +93,27 @@ async def test_offset_commit_is_answered_only_once_durable(tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize("policy", [FsyncPolicy.ALWAYS, FsyncPolicy.NEVER])
-async def test_produce_is_answered_only_once_the_segment_is_synced(tmp_path, monkeypatch, policy):
+async def test_produce_is_answered_only_once_the_segment_is_synced(tmp_path, disk, policy):
     """The segment fds are tracked (engine/log/segment.py): an acks=all produce under `always`
     is answered after the fsync of the segment it was appended to, and at once under `never`."""
-    disk = GatedDisk()
-    synced_paths: list[str] = []
-
-    def recording(fd: int) -> None:
-        synced_paths.append(os.readlink(f"/proc/self/fd/{fd}"))
-        disk(fd)
-
-    monkeypatch.setattr(durability, "_fsync", recording)
-    monkeypatch.setattr(durability, "_fdatasync", recording)
-    broker = Broker(Config(data_dir=tmp_path, fsync=policy, kafka=HostPort(host="127.0.0.1", port=0),
-                           amqp=HostPort(host="127.0.0.1", port=0)))
-    await broker.start()
+    broker = await _started_broker(tmp_path, policy)
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", broker.kafka_port)
         disk.gate.set()
         writer.write(kafka_frame(metadata(12, ["p"]), correlation_id=1))
         await _answer(reader, 5)
         disk.gate.clear()
-        synced_paths.clear()
+        disk.paths.clear()
         writer.write(kafka_frame(produce(9, "p", build_batch([b"durable"])), correlation_id=2))
         if policy is FsyncPolicy.ALWAYS:
             with pytest.raises(asyncio.TimeoutError):
                 await _answer(reader, 0.3)  # held until the segment's fsync returns
-            assert [p for p in synced_paths if p.endswith("00000000000000000000.log")], synced_paths
+            assert [p for p in disk.paths if p.endswith("00000000000000000000.log")], disk.paths
             disk.gate.set()
         frame = await _answer(reader, 5)
         assert frame[:4] == (2).to_bytes(4, "big")
         if policy is FsyncPolicy.NEVER:
-            assert synced_paths == []
+            assert disk.paths == []
         writer.close()
     finally:
         disk.gate.set()
