@@ -69,7 +69,7 @@ class WireConsumer:
                 channel.arm_timeout(channel.timeout_of(queue, self) / 1000.0)
         session = channel.session
         if entry.__class__ is StreamEntry:
-            exchange, routing_key, props = stream_delivery(entry.record)
+            exchange, routing_key, props = stream_delivery(entry.record, entry.partition)
             session.send(frames.deliver_frames(
                 channel.id, self.tag_bytes, tag, False, exchange, routing_key, props, entry.record.value or b"",
                 session.frame_max))

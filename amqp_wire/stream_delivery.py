@@ -19,7 +19,8 @@ any other record (produced by a Kafka client) gets properties built from it: hea
 its record headers as longstr (bytes kept, never decoded), plus `x-kafka-key` (longstr, the
 key bytes), `x-kafka-timestamp` (long, ms); the string properties above come from record
 headers of the same names; `timestamp` = record timestamp in seconds. Stream deliveries also
-carry `x-stream-offset` (long), as RabbitMQ's; the bridge's deliveries (`amq.kafka`) carry
+carry `x-stream-offset` (long), as RabbitMQ's, and, from a multi-partition topic, the record's
+partition as `x-kafka-partition` (int; the offset is that partition's); the bridge's deliveries (`amq.kafka`) carry
 `x-kafka-topic`, `x-kafka-partition` and `x-kafka-offset` instead.
 """
 
@@ -130,7 +131,11 @@ _I64 = struct.Struct(">q")
 _SHORTSTR_BITS = (1 << 15, 1 << 14)  # content-type, content-encoding: the only properties before headers
 
 
-def stream_delivery(record: Record) -> tuple[str, str, bytes]:
+def stream_delivery(record: Record, partition: int | None = None) -> tuple[str, str, bytes]:
+    """A stream delivery: `x-stream-offset`, and `x-kafka-partition` when the topic has several."""
+    if partition is not None:
+        return delivery(record, [("x-stream-offset", Field(FieldKind.LONG, record.offset)),
+                                 ("x-kafka-partition", Field(FieldKind.SIGNEDINT, partition))])
     headers = record.headers
     # Fast path (DESIGN.md §6): a record an AMQP client published, whose properties have no
     # headers table yet: the table with the one x-stream-offset entry goes in after the

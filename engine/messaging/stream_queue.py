@@ -5,7 +5,10 @@ the same name on both sides, so a Kafka client sees every AMQP stream of vhost `
 and an AMQP client sees every Kafka topic as a stream queue (issue 7). Streams of other vhosts
 are topics named `<vhost>/<name>`... not served: only vhost `/` may declare streams here (a
 documented limit, docs/amqp.md). A topic that already exists (made by Kafka, any partition
-count) is adopted: AMQP publishes go to partition 0, AMQP consumers read partition 0.
+count) is adopted: AMQP publishes go to partition 0 (or, keyed, to the key's partition), and an
+AMQP consumer reads every partition (each with its own cursor; per-partition order holds, the
+partitions are interleaved round robin; deliveries of a multi-partition topic also carry
+`x-kafka-partition`, docs/cross-protocol.md).
 
 Declare arguments map to topic configs (rabbit_stream_queue:declare → osiris retention):
 `x-max-length-bytes` → `retention.bytes`, `x-max-age` → `retention.ms`,
@@ -18,9 +21,10 @@ it whole under `x-amqp-properties` so AMQP consumers get it back byte for byte, 
 docs/cross-protocol.md for the Kafka-visible mapping). The append is written before the publish
 returns, so a publisher confirm sent afterwards covers it.
 
-Consuming (rabbit_stream_queue:consume, docs/streams.md): each consumer has its own cursor,
-started by `x-stream-offset` (first | last | next | an offset | a timestamp in seconds | an
-interval like "1h"; default next); deliveries are `StreamEntry`s carrying the record's offset
+Consuming (rabbit_stream_queue:consume, docs/streams.md): each consumer has its own cursor per
+partition, started by `x-stream-offset` (first | last | next | an offset | a timestamp in seconds
+| an interval like "1h"; default next), each form applied to each partition (an integer offset is
+that offset in every partition, clamped to the partition's range); deliveries are `StreamEntry`s carrying the record's offset
 (the wire adds the `x-stream-offset` header); acks only give credit back, nothing is removed.
 Consumers read committed data only (up to the last stable offset; control batches and aborted
 transactional batches are skipped). A consumer at the end waits with `PartitionLog.watch`.
@@ -48,13 +52,17 @@ TOPIC_STREAM_ARGUMENTS = {"x-queue-type": Field(FieldKind.LONGSTR, b"stream")}
 
 
 class StreamEntry(Entry):
-    """One delivery of a stream record: the record itself rides along for the wire to render."""
+    """One delivery of a stream record: the record itself rides along for the wire to render.
 
-    __slots__ = ("record",)
+    `partition` is the record's partition when the topic has more than one, else None (a
+    one-partition stream delivers exactly as RabbitMQ's, with no partition header)."""
 
-    def __init__(self, record: Record) -> None:
+    __slots__ = ("record", "partition")
+
+    def __init__(self, record: Record, partition: int | None = None) -> None:
         super().__init__(record.offset, None, len(record.value or b""))
         self.record = record
+        self.partition = partition
 
 
 def stream_configs(arguments: Mapping[str, Field]) -> dict[str, str]:
@@ -74,14 +82,26 @@ def stream_configs(arguments: Mapping[str, Field]) -> dict[str, str]:
     return configs
 
 
-class _Cursor:
-    __slots__ = ("consumer", "offset", "pending", "waiting")
+class _Part:
+    """One consumer's position in one partition."""
 
-    def __init__(self, consumer, offset: int) -> None:
-        self.consumer = consumer
+    __slots__ = ("index", "offset", "pending", "waiting")
+
+    def __init__(self, index: int, offset: int) -> None:
+        self.index = index
         self.offset = offset  # next offset to read from the log
         self.pending: deque[Record] = deque()  # decoded, not yet delivered
-        self.waiting = False
+        self.waiting = False  # at the end of the partition: woken by its watch
+
+
+class _Cursor:
+    __slots__ = ("consumer", "parts", "spec", "turn")
+
+    def __init__(self, consumer, parts: list[_Part], spec) -> None:
+        self.consumer = consumer
+        self.parts = parts
+        self.spec = spec  # x-stream-offset, for partitions added to the topic later
+        self.turn = 0  # round robin over the partitions
 
 
 class StreamQueue:
@@ -111,6 +131,7 @@ class StreamQueue:
         self._host = host
         self._encoder = encoder
         self._cursors: dict[int, _Cursor] = {}
+        self._watches: dict[int, Callable] = {}  # partition index → its registered watch callback
         self._log = None
         if topics is not None and topics.get(name) is None:
             try:
@@ -141,10 +162,17 @@ class StreamQueue:
             log = self._log = topic.partitions[0]
         return log
 
+    def partitions(self) -> list:
+        """Every partition of the topic (partition 0 first), through `log` for the deletion rules."""
+        first = self.log
+        topic = self._topics.get(self.name) if self._topics is not None else None
+        if topic is None or len(topic.partitions) <= 1:
+            return [first]
+        return list(topic.partitions)
+
     @property
     def message_count(self) -> int:
-        log = self.log
-        return log.high_watermark - log.log_start_offset
+        return sum(log.high_watermark - log.log_start_offset for log in self.partitions())
 
     @property
     def consumer_count(self) -> int:
@@ -183,8 +211,8 @@ class StreamQueue:
 
     # -- consuming ------------------------------------------------------------------------
 
-    def start_offset(self, spec: Field | None) -> int:
-        log = self.log
+    def start_offset(self, spec: Field | None, log=None) -> int:
+        log = self.log if log is None else log
         first, end = log.log_start_offset, log.high_watermark
         if spec is None:
             return end
@@ -195,61 +223,79 @@ class StreamQueue:
             if text == "next":
                 return end
             if text == "last":
-                return self._last_batch_start(first, end)
+                return self._last_batch_start(log, first, end)
             match = _INTERVAL.match(text)
             if match:
                 since = self._clock.now_ms() - int(match.group(1)) * _UNIT_MS[match.group(2)]
-                return self._offset_at(since)
+                return self._offset_at(log, since)
             return end
         if spec.kind is FieldKind.TIMESTAMP:
-            return self._offset_at(int(spec.value) * 1000)
+            return self._offset_at(log, int(spec.value) * 1000)
         if spec.kind in INTEGER_KINDS:
             return min(max(int(spec.value), first), end)
         return end
 
-    def _offset_at(self, timestamp_ms: int) -> int:
-        found = self.log.offset_for_timestamp(timestamp_ms)
-        return self.log.high_watermark if found is None else found.offset
+    @staticmethod
+    def _offset_at(log, timestamp_ms: int) -> int:
+        found = log.offset_for_timestamp(timestamp_ms)
+        return log.high_watermark if found is None else found.offset
 
-    def _last_batch_start(self, first: int, end: int) -> int:
+    @staticmethod
+    def _last_batch_start(log, first: int, end: int) -> int:
         # RabbitMQ's `last` is the first message of the last chunk; ours is the last batch.
         if end <= first:
             return end
-        data = self.log.read(end - 1, READ_BYTES)
+        data = log.read(end - 1, READ_BYTES)
         for header, _raw in iter_batches(data):
             return max(header.base_offset, first)
         return end - 1
 
     def add_consumer(self, consumer, *, exclusive: bool, offset: Field | None = None) -> None:
         spec = offset if offset is not None else getattr(consumer, "stream_offset", None)
-        self._cursors[id(consumer)] = _Cursor(consumer, self.start_offset(spec))
+        parts = [_Part(i, self.start_offset(spec, log)) for i, log in enumerate(self.partitions())]
+        self._cursors[id(consumer)] = _Cursor(consumer, parts, spec)
         self.had_consumer = True
 
     def remove_consumer(self, consumer) -> None:
-        cursor = self._cursors.pop(id(consumer), None)
-        if cursor is not None and cursor.waiting:
-            self.log.unwatch(self._appended)
+        self._cursors.pop(id(consumer), None)
+        if not self._cursors and self._watches and not self.deleted:
+            logs = self.partitions()
+            for index, callback in self._watches.items():
+                if index < len(logs):
+                    logs[index].unwatch(callback)
+            self._watches.clear()
 
     def dispatch(self) -> None:
         if self.deleted:
             return
+        logs = self.partitions()
         for cursor in list(self._cursors.values()):
-            self._serve(cursor)
+            self._serve(cursor, logs)
 
-    def _serve(self, cursor: _Cursor) -> None:
+    def _serve(self, cursor: _Cursor, logs: list) -> None:
         consumer = cursor.consumer
-        while consumer.has_credit():
-            if not cursor.pending and not self._fill(cursor):
-                return
-            record = cursor.pending.popleft()
+        parts = cursor.parts
+        while len(parts) < len(logs):
+            # partitions added to the topic since (Kafka CreatePartitions): read them from their start
+            parts.append(_Part(len(parts), logs[len(parts)].log_start_offset))
+        multi = len(logs) > 1
+        count = len(parts)
+        idle = 0  # partitions in a row with nothing to give
+        while consumer.has_credit() and idle < count:
+            part = parts[cursor.turn % count]
+            cursor.turn += 1
+            if not part.pending and not self._fill(part, logs[part.index]):
+                idle += 1
+                continue
+            idle = 0
+            record = part.pending.popleft()
             self.delivered += 1
             self.unacked_count += 1
-            consumer.deliver(self, StreamEntry(record), _NO_MESSAGE)
+            consumer.deliver(self, StreamEntry(record, part.index if multi else None), _NO_MESSAGE)
             if id(consumer) not in self._cursors:
                 return
 
-    def _fill(self, cursor: _Cursor) -> bool:
-        log = self.log
+    def _fill(self, cursor: _Part, log) -> bool:
         while True:
             stable = log.last_stable_offset
             if cursor.offset < log.log_start_offset:
@@ -257,7 +303,7 @@ class StreamQueue:
             if cursor.offset >= stable:
                 if not cursor.waiting:
                     cursor.waiting = True
-                    log.watch(self._appended)
+                    self._watch(cursor.index, log)
                 return False
             try:
                 data = log.read(cursor.offset, READ_BYTES, max_offset=stable)
@@ -286,9 +332,18 @@ class StreamQueue:
             if cursor.pending:
                 return True
 
-    def _appended(self) -> None:
+    def _watch(self, index: int, log) -> None:
+        # one watch per partition for all consumers (PartitionLog.watch fires once)
+        if index in self._watches:
+            return
+        callback = self._watches[index] = lambda: self._appended(index)
+        log.watch(callback)
+
+    def _appended(self, index: int) -> None:
+        self._watches.pop(index, None)
         for cursor in self._cursors.values():
-            cursor.waiting = False
+            if index < len(cursor.parts):
+                cursor.parts[index].waiting = False
         try:
             self.dispatch()
         except NotFound:
@@ -324,9 +379,9 @@ class StreamQueue:
         topic = self._topics.get(self.name)
         count = 0
         if topic is not None and not self.deleted:
-            partition = topic.partitions[0]
-            count = partition.high_watermark - partition.log_start_offset
+            count = sum(p.high_watermark - p.log_start_offset for p in topic.partitions)
         self.deleted = True
+        self._watches.clear()
         cursors, self._cursors = self._cursors, {}
         for cursor in cursors.values():
             cursor.consumer.queue_deleted(self)
