@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from engine.messaging.errors import PreconditionFailed, Reason, fail
-from engine.messaging.fields import INTEGER_KINDS, Field, FieldKind, as_text
+from engine.messaging.fields import INTEGER_KINDS, Field, FieldKind, as_text, render_value
 
 if TYPE_CHECKING:
     from engine.messaging.vhost import VHost
@@ -274,13 +274,41 @@ def check_queue_arguments(vhost: "VHost", name: str, arguments: Mapping[str, Fie
     return qtype
 
 
+STREAM_OFFSET_WORDS = (b"first", b"last", b"next")
+
+
+def _stream_offset(field: Field) -> tuple | None:
+    """rabbit_amqqueue:check_stream_offset_arg/2 over rabbit_stream_queue:parse_offset_arg/1.
+
+    first | last | next (any string kind), a timestamp, an integer, or an interval that
+    check_max_age/1 takes (`1h`); anything else is `{invalid_stream_offset_arg, {Kind, Value}}`.
+    RabbitMQ 3.10 gives that 406 for a longstr with a bad unit or a zero count ("1x", "0s");
+    values it does not parse at all ("bogus", "", a bool, a table) crash its channel into a 541
+    INTERNAL_ERROR there: we refuse them with the same 406 rather than crash or read from `next`."""
+    kind = field.kind
+    if kind in (FieldKind.LONGSTR, FieldKind.BINARY) and bytes(field.value) in STREAM_OFFSET_WORDS:
+        return None
+    if kind is FieldKind.TIMESTAMP or kind in INTEGER_KINDS:
+        return None
+    if kind is FieldKind.LONGSTR and _max_age(field, None) is None:
+        return None
+    value = bytes(field.value) if kind in (FieldKind.LONGSTR, FieldKind.BINARY) else render_value(field)
+    return ("invalid_stream_offset_arg", (str(kind), value))
+
+
 def check_consumer_arguments(vhost: "VHost", name: str, qtype: QueueType, arguments: Mapping[str, Field]) -> None:
-    """`rabbit_amqqueue:check_consume_arguments/3`: x-priority must be an integer; other types' keys refused."""
+    """`rabbit_amqqueue:check_consume_arguments/3`: x-priority must be an integer, x-stream-offset
+    one of its forms; other types' keys refused."""
     field = arguments.get("x-priority")
     if field is not None and "x-priority" in CONSUMER_ARGUMENTS[qtype]:
         problem = _int(field)
         if problem is not None:
             raise _invalid(vhost, name, "x-priority", _render(problem))
+    field = arguments.get("x-stream-offset")
+    if field is not None and qtype is QueueType.STREAM:
+        problem = _stream_offset(field)
+        if problem is not None:
+            raise _invalid(vhost, name, "x-stream-offset", _render(problem))
     for key in arguments:
         if key in ALL_CONSUMER_ARGUMENTS and key not in CONSUMER_ARGUMENTS[qtype]:
             raise fail(PreconditionFailed, Reason.ARG_OF_OTHER_QUEUE_TYPE, name=name, vhost=vhost.name, key=key,
@@ -328,6 +356,9 @@ class QueueConfig:
     single_active_consumer: bool = False
     delivery_limit: int | None = None  # quorum only; None: unlimited
     consumer_timeout: int | None = None  # ms, from x-consumer-timeout (quorum)
+    # x-dead-letter-strategy=at-least-once in effect: a quorum queue with a DLX and x-overflow
+    # reject-publish (rabbit_quorum_queue:dlh/5; otherwise RabbitMQ logs a warning and uses at-most-once)
+    dead_letter_at_least_once: bool = False
 
     @classmethod
     def parse(cls, arguments: Mapping[str, Field]) -> "QueueConfig":
@@ -352,6 +383,9 @@ class QueueConfig:
         else:
             max_priority = _int_value(arguments.get("x-max-priority")) or 0
         sac = arguments.get("x-single-active-consumer")
+        dlx = as_text(arguments.get("x-dead-letter-exchange"))
+        at_least_once = (qtype is QueueType.QUORUM and dlx is not None and overflow is Overflow.REJECT_PUBLISH
+                         and as_text(arguments.get("x-dead-letter-strategy")) == "at-least-once")
         return cls(
             type=qtype,
             message_ttl=_int_value(arguments.get("x-message-ttl")),
@@ -359,12 +393,13 @@ class QueueConfig:
             max_length=_int_value(arguments.get("x-max-length")),
             max_length_bytes=_int_value(arguments.get("x-max-length-bytes")),
             overflow=overflow,
-            dead_letter_exchange=as_text(arguments.get("x-dead-letter-exchange")),
+            dead_letter_exchange=dlx,
             dead_letter_routing_key=as_text(arguments.get("x-dead-letter-routing-key")),
             max_priority=max_priority,
             single_active_consumer=bool(sac is not None and sac.kind is FieldKind.BOOL and sac.value),
             delivery_limit=delivery_limit,
             consumer_timeout=consumer_timeout,
+            dead_letter_at_least_once=at_least_once,
         )
 
     @property

@@ -31,6 +31,15 @@ Features, from the queue's arguments (engine/messaging/arguments.py `QueueConfig
 - Dead-lettering: the vhost routes the message to `x-dead-letter-exchange`
   (engine/messaging/vhost.py `dead_letter`), for `rejected` (reject/nack without
   requeue), `expired`, `maxlen` and `delivery_limit`.
+- At-least-once dead-lettering (quorum, `x-dead-letter-strategy=at-least-once` with
+  `x-overflow=reject-publish`, rabbit_fifo_dlx): a dead message the DLX cannot place (the
+  exchange is missing, routes nowhere, or a target refuses it) is kept by the queue, in
+  order, and tried again when the vhost's topology changes (exchange or queue declared,
+  binding added) and every DLX_RETRY_MS; a target that took it is not given it again. Kept
+  messages are not ready (not in message_count, never delivered) but count towards
+  `x-max-length` / `x-max-length-bytes` (rabbit_fifo:is_over_limit adds the dlx counts);
+  their store records stay until the DLX takes them, so after a restart they are back in
+  the queue as ready messages (never lost).
 - Quorum queues (`x-queue-type=quorum`): every return of a delivered message (requeue,
   channel closed) counts towards `x-delivery-limit` (default 20, RabbitMQ 4); a message
   returned more often than that is dead-lettered with reason `delivery_limit` instead of
@@ -71,6 +80,23 @@ if TYPE_CHECKING:
 DEFAULT_RAM_BUDGET = 8 * 1024 * 1024
 TTL_TIMER = "ttl"
 EXPIRES_TIMER = "expires"
+DLX_TIMER = "dlx"
+# rabbit_fifo_dlx_worker re-sends what is not yet settled on a timer; ours also retries at once
+# when the topology changes (VHost.retry_dead_letters), so this is only the backstop
+DLX_RETRY_MS = 1000
+
+
+class _DeadLetter:
+    """A dead message at-least-once dead-lettering still has to place (module docstring)."""
+
+    __slots__ = ("entry", "dead", "reason", "done", "size")
+
+    def __init__(self, entry: Entry, dead: Message, reason: DeathReason, size: int) -> None:
+        self.entry = entry
+        self.dead = dead
+        self.reason = reason
+        self.done: set[str] = set()  # target queues that took it already
+        self.size = size
 
 
 class Queue:
@@ -123,6 +149,9 @@ class Queue:
         self._expires_armed = False
         self._last_used = 0.0
         self._dispatching = False
+        self._dead_letters: deque[_DeadLetter] = deque()
+        self._dead_letter_bytes = 0
+        self._dlx_armed = False
         self.delivered_seq = 0  # highest sequence number ever delivered (recovery's redelivered flag)
         self.unacked_count = 0
         self.had_consumer = False
@@ -204,9 +233,17 @@ class Queue:
     def _would_overflow(self, size: int) -> bool:
         config = self.config
         box = self._box
-        if config.max_length is not None and len(box) + 1 > config.max_length:
+        if self.type is QueueType.QUORUM:
+            # rabbit_fifo:is_over_limit/1 judges the state *before* the enqueue, dead letters kept
+            # for at-least-once included: a quorum queue takes one message past its limit (as 3.10 does)
+            count = len(box) + len(self._dead_letters)
+            return ((config.max_length is not None and count > config.max_length)
+                    or (config.max_length_bytes is not None
+                        and box.bytes + self._dead_letter_bytes > config.max_length_bytes))
+        if config.max_length is not None and len(box) + len(self._dead_letters) + 1 > config.max_length:
             return True
-        return config.max_length_bytes is not None and box.bytes + size > config.max_length_bytes
+        return (config.max_length_bytes is not None
+                and box.bytes + self._dead_letter_bytes + size > config.max_length_bytes)
 
     def _over_limit(self) -> bool:
         config = self.config
@@ -246,7 +283,7 @@ class Queue:
                 self._hand_over(consumer, entry, message)
                 return entry
         box.push(entry)
-        if self._limited and self._over_limit():
+        if self._limited and self.config.overflow is Overflow.DROP_HEAD and self._over_limit():
             self._drop_head()
         self._drop_expired(now)
         if self._consumers:
@@ -426,9 +463,46 @@ class Queue:
     def _dead(self, entry: Entry, reason: DeathReason) -> None:
         """A ready or delivered entry leaves the queue for good (dead-lettered when configured)."""
         message = self._message(entry) if self.config.dead_letter_exchange is not None else None
+        if message is not None and self.config.dead_letter_at_least_once and self._host is not None:
+            self.dead_lettered += 1
+            pending = _DeadLetter(entry, self._host.dead_message(self, message, reason), reason, entry.size)
+            if self._dead_letters or not self._host.forward_dead(self, pending.dead, reason, pending.done):
+                # kept, behind any older one (their order is kept); the entry stays stored
+                self._dead_letters.append(pending)
+                self._dead_letter_bytes += pending.size
+                self._arm_dlx_retry()
+                if self._dead_letters[0] is pending:
+                    return
+                self.retry_dead_letters()
+                return
+            self._settle(entry)
+            return
         self._settle(entry)
         if message is not None:
             self._dead_letter(message, reason)
+
+    @property
+    def dead_letters_pending(self) -> int:
+        return len(self._dead_letters)
+
+    def retry_dead_letters(self) -> None:
+        """Tries the kept dead letters again, oldest first; stops at the first the DLX cannot place."""
+        pending = self._dead_letters
+        host = self._host
+        while pending and host is not None and not self.deleted:
+            head = pending[0]
+            if not host.forward_dead(self, head.dead, head.reason, head.done):
+                self._arm_dlx_retry()
+                return
+            pending.popleft()
+            self._dead_letter_bytes -= head.size
+            self._settle(head.entry)
+
+    def _arm_dlx_retry(self) -> None:
+        host = self._host
+        if host is not None and not self._dlx_armed and self._dead_letters:
+            self._dlx_armed = True
+            host.schedule(self, DLX_TIMER, delay_ms=DLX_RETRY_MS)
 
     def _expire(self, entry: Entry) -> None:
         self.expired += 1
@@ -444,6 +518,8 @@ class Queue:
         self._arm_ttl()
 
     def _drop_head(self) -> None:
+        # only drop-head drops (rabbit_amqqueue_process:maybe_drop_head/2 and rabbit_fifo leave
+        # reject-publish queues past their limit, e.g. after a requeue)
         box = self._box
         while len(box) and self._over_limit():
             self._dead(box.pop(), DeathReason.MAXLEN)
@@ -474,6 +550,9 @@ class Queue:
         elif kind == EXPIRES_TIMER:
             self._expires_armed = False
             self._check_expires()
+        elif kind == DLX_TIMER:
+            self._dlx_armed = False
+            self.retry_dead_letters()
 
     # -- x-expires ----------------------------------------------------------------------
 
@@ -561,7 +640,7 @@ class Queue:
             back = keep
         if back:
             self._box.requeue(back)
-        if self._limited and self._over_limit():
+        if self._limited and self.config.overflow is Overflow.DROP_HEAD and self._over_limit():
             self._drop_head()
         self._drop_expired(self._now())
         if self._consumers:
@@ -637,6 +716,8 @@ class Queue:
             consumer.queue_deleted(self)
         self._box.drain()
         self._ready.clear()
+        self._dead_letters.clear()
+        self._dead_letter_bytes = 0
         self._ram_bytes = 0
         if self.store is not None:
             self.store.destroy()

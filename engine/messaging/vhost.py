@@ -210,6 +210,7 @@ class VHost:
                     "auto_delete": exchange.auto_delete, "internal": exchange.internal,
                     "arguments": table_to_json(exchange.arguments),
                 })
+            self.retry_dead_letters()
             return exchange
         for field, received, current in (
             ("type", str(type_), str(existing.type)),
@@ -277,6 +278,7 @@ class VHost:
         if source.router.add(dest, routing_key, arguments):
             self._sources_of.setdefault(dest, set()).add(source)
             self._binding_change("bind", source, dest, routing_key, arguments)
+            self.retry_dead_letters()
 
     def _unbind(self, source: Exchange, dest: Queue | Exchange, routing_key: str,
                 arguments: Mapping[str, Field]) -> None:
@@ -394,6 +396,7 @@ class VHost:
                 "auto_delete": queue.auto_delete, "arguments": table_to_json(queue.arguments),
             })
         queue.touch()
+        self.retry_dead_letters()  # a DLX of "" routes to it by name from now on
         return QueueStatus(name=name, message_count=0, consumer_count=0)
 
     def check_consume(self, queue: Queue, arguments: Mapping[str, Field]) -> None:
@@ -517,26 +520,54 @@ class VHost:
 
     def dead_letter(self, queue: Queue, message: Message, reason: DeathReason) -> None:
         """Republishes a message that died in `queue` to its dead-letter exchange (see module docstring)."""
-        config = queue.config
-        exchange = self.exchanges.get(config.dead_letter_exchange or "")
-        if exchange is None or config.dead_letter_exchange is None:
+        if queue.config.dead_letter_exchange is None or self.exchanges.get(queue.config.dead_letter_exchange) is None:
             return  # a missing DLX drops the message silently
+        self.forward_dead(queue, self.dead_message(queue, message, reason), reason, set())
+
+    def dead_message(self, queue: Queue, message: Message, reason: DeathReason) -> AnnotatedMessage:
+        """The message as it is dead-lettered from `queue`: its death recorded, re-addressed to the DLX."""
+        config = queue.config
         deaths = record_death(message.deaths, queue=queue.name, reason=reason, exchange=message.exchange,
                               routing_keys=(message.routing_key, *message.cc), ttl=message.expiration_ms,
                               now_ms=self._messaging.clock.now_ms())
+        dlx = config.dead_letter_exchange or ""
         dlrk = config.dead_letter_routing_key
         if dlrk is None:
-            dead = AnnotatedMessage(exchange.name, message.routing_key, message.properties, message.body,
+            return AnnotatedMessage(dlx, message.routing_key, message.properties, message.body,
                                     message.persistent, message.priority, None, message.cc, message.bcc, deaths)
-        else:
-            dead = AnnotatedMessage(exchange.name, dlrk, message.properties, message.body, message.persistent,
-                                    message.priority, None, (), (), deaths)
+        return AnnotatedMessage(dlx, dlrk, message.properties, message.body, message.persistent,
+                                message.priority, None, (), (), deaths)
+
+    def forward_dead(self, queue: Queue, dead: AnnotatedMessage, reason: DeathReason, done: set[str]) -> bool:
+        """Routes a dead message to the DLX's queues not in `done` (adding those that took it).
+
+        True when it is settled: every target took it, or every route was a cycle (dropped, as
+        rabbit_fifo_dlx_worker drops cycles). False when the DLX is missing, routes nowhere, or a
+        target refused it (x-overflow reject-publish): at-least-once keeps it and retries."""
+        exchange = self.exchanges.get(dead.exchange)
+        if exchange is None:
+            return False
         headers = self._messaging.headers_source(dead)
-        targets = self.route_keys(exchange, dead.routing_keys, headers)
+        routed = self.route_keys(exchange, dead.routing_keys, headers)
+        targets = routed
         if reason is not DeathReason.REJECTED:
-            targets = [t for t in targets if not is_cycle(deaths, t.name)]
+            targets = [t for t in routed if not is_cycle(dead.deaths, t.name)]
+        if not targets:
+            return bool(routed)
+        settled = True
         for target in targets:
-            target.enqueue(dead)
+            if target.name in done:
+                continue
+            if target.enqueue(dead) is None:
+                settled = False
+            else:
+                done.add(target.name)
+        return settled
+
+    def retry_dead_letters(self) -> None:
+        """The topology changed: queues holding at-least-once dead letters try them again."""
+        for queue in [q for q in self.queues.values() if getattr(q, "dead_letters_pending", 0)]:
+            queue.retry_dead_letters()
 
 
 def _declared_type(arguments: Mapping[str, Field]) -> QueueType | None:

@@ -193,3 +193,33 @@ def test_global_qos_alone_is_no_consumer_prefetch(connection, channel, names):
 
     assert channel_error(connection, action) == (
         406, f"PRECONDITION_FAILED - consumer prefetch count is not set for 'queue '{q}' in vhost '/''")
+
+
+def bad_offset(connection, q: str, value) -> tuple[int, str]:
+    def action(ch):
+        ch.basic_qos(prefetch_count=10)
+        ch.basic_consume(q, lambda *a: None, arguments={"x-stream-offset": value})
+    return channel_error(connection, action)
+
+
+@pytest.mark.parametrize("value", ["1x", "0s", "10"])
+def test_a_bad_interval_offset_is_refused(connection, channel, names, value):
+    # rabbit_amqqueue:check_stream_offset_arg/2: check_max_age/1 refuses it
+    q = names.queue()
+    declare_stream(channel, q)
+    assert bad_offset(connection, q, value) == (406, (
+        f"PRECONDITION_FAILED - invalid arg 'x-stream-offset' for queue '{q}' in vhost '/': "
+        f'{{invalid_stream_offset_arg,{{longstr,<<"{value}">>}}}}'))
+
+
+@pytest.mark.server_only  # RabbitMQ 3.10 crashes the channel on these (541 INTERNAL_ERROR, connection closed)
+@pytest.mark.parametrize(("value", "term"), [
+    ("bogus", '{longstr,<<"bogus">>}'), ("", '{longstr,<<"">>}'), ("First", '{longstr,<<"First">>}'),
+    (True, "{bool,true}"),
+])
+def test_an_unparsable_offset_is_refused_not_read_as_next(connection, channel, names, value, term):
+    q = names.queue()
+    declare_stream(channel, q)
+    assert bad_offset(connection, q, value) == (406, (
+        f"PRECONDITION_FAILED - invalid arg 'x-stream-offset' for queue '{q}' in vhost '/': "
+        f"{{invalid_stream_offset_arg,{term}}}"))
