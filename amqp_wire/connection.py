@@ -407,14 +407,14 @@ class Session:
         deferred = False
 
         def done() -> None:
-            if self.state is State.CLOSED:
-                return
+            if self.state in (State.CLOSING, State.CLOSED):
+                return  # nothing may follow our connection.close
             callback()
             if deferred:
                 self._flush()  # the round ended outside any input batch: write now
 
         def failed(exc: BaseException) -> None:
-            if self.state is State.CLOSED:
+            if self.state in (State.CLOSING, State.CLOSED):
                 return
             on_error(exc)
             self.close_by_server(ReplyCode.INTERNAL_ERROR, f"could not sync messages to disk: {exc}")
