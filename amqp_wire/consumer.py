@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 class WireConsumer:
     __slots__ = ("tag", "tag_bytes", "channel", "queue", "no_ack", "exclusive", "limit", "unacked", "cancelled",
-                 "priority", "timeout", "stream_offset")
+                 "priority", "timeout", "stream_offset", "stream_arguments")
 
     def __init__(self, tag: str, channel: "Channel", queue, *, no_ack: bool, exclusive: bool, limit: int,
                  priority: int = 0, timeout: int = 0) -> None:
@@ -44,6 +44,7 @@ class WireConsumer:
         self.priority = priority  # x-priority
         self.timeout = timeout  # x-consumer-timeout (ms), 0: the queue's or the server's
         self.stream_offset = None  # x-stream-offset (a Field) for a stream queue consumer
+        self.stream_arguments = None  # basic.consume arguments (x-stream-filter, ...) for a stream queue consumer
 
     def has_credit(self) -> bool:
         channel = self.channel

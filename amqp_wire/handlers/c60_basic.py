@@ -95,6 +95,7 @@ def consume(channel, method) -> None:
                             limit=channel.prefetch, priority=int(priority.value) if priority is not None else 0,
                             timeout=_positive_int(timeout))
     consumer.stream_offset = arguments.get("x-stream-offset")
+    consumer.stream_arguments = arguments
     queue.add_consumer(consumer, exclusive=method.exclusive)
     channel.consumers[tag] = consumer
     if not method.nowait:

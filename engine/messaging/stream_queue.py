@@ -48,6 +48,7 @@ READ_BYTES = 1 << 20
 _INTERVAL = re.compile(r"^([0-9]+)([YMDhms])$")
 _UNIT_MS = {"Y": 365 * 86_400_000, "M": 30 * 86_400_000, "D": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
 PROPERTIES_HEADER = "x-amqp-properties"
+FILTER_VALUE_HEADER = "x-stream-filter-value"  # the AMQP header (so the record header) a publisher filters by
 TOPIC_STREAM_ARGUMENTS = {"x-queue-type": Field(FieldKind.LONGSTR, b"stream")}
 
 
@@ -95,13 +96,26 @@ class _Part:
 
 
 class _Cursor:
-    __slots__ = ("consumer", "parts", "spec", "turn")
+    __slots__ = ("consumer", "parts", "spec", "turn", "filters", "match_unfiltered")
 
-    def __init__(self, consumer, parts: list[_Part], spec) -> None:
+    def __init__(self, consumer, parts: list[_Part], spec, filters: frozenset[bytes] | None,
+                 match_unfiltered: bool) -> None:
         self.consumer = consumer
         self.parts = parts
         self.spec = spec  # x-stream-offset, for partitions added to the topic later
         self.turn = 0  # round robin over the partitions
+        self.filters = filters  # x-stream-filter values; None: no filtering
+        self.match_unfiltered = match_unfiltered  # x-stream-match-unfiltered
+
+    def wants(self, record: Record) -> bool:
+        """Stream filtering (RabbitMQ 3.13+, docs/streams.md "Filtering"): a record whose
+        `x-stream-filter-value` is one of the consumer's `x-stream-filter` values, or that has
+        none when `x-stream-match-unfiltered` is true. RabbitMQ filters whole chunks with a Bloom
+        filter, so its consumers may also get other messages; we filter each record exactly."""
+        for name, value in record.headers:
+            if name == FILTER_VALUE_HEADER:
+                return value is not None and value in self.filters
+        return self.match_unfiltered
 
 
 class StreamQueue:
@@ -216,7 +230,9 @@ class StreamQueue:
         first, end = log.log_start_offset, log.high_watermark
         if spec is None:
             return end
-        if spec.kind is FieldKind.LONGSTR:
+        if spec.kind in (FieldKind.LONGSTR, FieldKind.BINARY):
+            # validated at basic.consume (arguments.check_consumer_arguments): first | last |
+            # next in any string kind, else an interval
             text = bytes(spec.value).decode("utf-8", "replace")
             if text == "first":
                 return first
@@ -250,16 +266,23 @@ class StreamQueue:
             return max(header.base_offset, first)
         return end - 1
 
-    def add_consumer(self, consumer, *, exclusive: bool, offset: Field | None = None) -> None:
+    def add_consumer(self, consumer, *, exclusive: bool, offset: Field | None = None,
+                     arguments: Mapping[str, Field] | None = None) -> None:
         spec = offset if offset is not None else getattr(consumer, "stream_offset", None)
+        if arguments is None:
+            arguments = getattr(consumer, "stream_arguments", None) or {}
+        filters, match_unfiltered = filter_spec(arguments)
         parts = [_Part(i, self.start_offset(spec, log)) for i, log in enumerate(self.partitions())]
-        self._cursors[id(consumer)] = _Cursor(consumer, parts, spec)
+        self._cursors[id(consumer)] = _Cursor(consumer, parts, spec, filters, match_unfiltered)
         self.had_consumer = True
 
     def remove_consumer(self, consumer) -> None:
         self._cursors.pop(id(consumer), None)
         if not self._cursors and self._watches and not self.deleted:
-            logs = self.partitions()
+            try:
+                logs = self.partitions()
+            except NotFound:
+                return  # the topic was deleted under it: its consumers were told
             for index, callback in self._watches.items():
                 if index < len(logs):
                     logs[index].unwatch(callback)
@@ -289,6 +312,8 @@ class StreamQueue:
                 continue
             idle = 0
             record = part.pending.popleft()
+            if cursor.filters is not None and not cursor.wants(record):
+                continue
             self.delivered += 1
             self.unacked_count += 1
             consumer.deliver(self, StreamEntry(record, part.index if multi else None), _NO_MESSAGE)
@@ -389,6 +414,22 @@ class StreamQueue:
             self._topics.delete(self.name)
         self._log = None
         return count
+
+
+def filter_spec(arguments: Mapping[str, Field]) -> tuple[frozenset[bytes] | None, bool]:
+    """(x-stream-filter values or None, x-stream-match-unfiltered), read as
+    rabbit_stream_queue:filter_spec/1 does: a longstr or an array (its longstr members); any
+    other value means no filter; match-unfiltered is a bool, default false."""
+    field = arguments.get("x-stream-filter")
+    filters = None
+    if field is not None and field.kind is FieldKind.LONGSTR:
+        filters = frozenset((bytes(field.value),))
+    elif field is not None and field.kind is FieldKind.ARRAY:
+        filters = frozenset(bytes(item.value) for item in field.value
+                            if isinstance(item, Field) and item.kind is FieldKind.LONGSTR)
+    unfiltered = arguments.get("x-stream-match-unfiltered")
+    match_unfiltered = bool(unfiltered is not None and unfiltered.kind is FieldKind.BOOL and unfiltered.value)
+    return filters, match_unfiltered
 
 
 def _aborted_ranges(log, offset: int, data) -> list:
