@@ -468,6 +468,7 @@ class Queue:
             pending = _DeadLetter(entry, self._host.dead_message(self, message, reason), reason, entry.size)
             if self._dead_letters or not self._host.forward_dead(self, pending.dead, reason, pending.done):
                 # kept, behind any older one (their order is kept); the entry stays stored
+                self._host.dead_letter_holders.add(self)
                 self._dead_letters.append(pending)
                 self._dead_letter_bytes += pending.size
                 self._arm_dlx_retry()
@@ -497,6 +498,8 @@ class Queue:
             pending.popleft()
             self._dead_letter_bytes -= head.size
             self._settle(head.entry)
+        if not pending and host is not None:
+            host.dead_letter_holders.discard(self)
 
     def _arm_dlx_retry(self) -> None:
         host = self._host
@@ -718,6 +721,8 @@ class Queue:
         self._ready.clear()
         self._dead_letters.clear()
         self._dead_letter_bytes = 0
+        if self._host is not None:
+            self._host.dead_letter_holders.discard(self)
         self._ram_bytes = 0
         if self.store is not None:
             self.store.destroy()

@@ -123,6 +123,7 @@ class VHost:
         self.exchanges: dict[str, Exchange] = {}
         self.queues: dict[str, Queue] = {}
         self.replies: dict[str, ReplyQueue] = {}
+        self.dead_letter_holders: set[Queue] = set()  # queues keeping at-least-once dead letters
         # the exchanges each destination is bound from, for clean-up on delete
         self._sources_of: dict[Hashable, set[Exchange]] = {}
         self.exchanges[DEFAULT_EXCHANGE] = Exchange(
@@ -566,8 +567,9 @@ class VHost:
 
     def retry_dead_letters(self) -> None:
         """The topology changed: queues holding at-least-once dead letters try them again."""
-        for queue in [q for q in self.queues.values() if getattr(q, "dead_letters_pending", 0)]:
-            queue.retry_dead_letters()
+        if self.dead_letter_holders:
+            for queue in list(self.dead_letter_holders):
+                queue.retry_dead_letters()
 
 
 def _declared_type(arguments: Mapping[str, Field]) -> QueueType | None:
