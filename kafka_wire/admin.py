@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import enum
 import importlib
+from collections import Counter
+from typing import Callable
 from types import ModuleType
 
 from kio.schema.errors import ErrorCode
@@ -94,3 +96,26 @@ def check_replicas(broker_ids, node_id: int) -> None:
     if len(broker_ids) > 1:
         raise AdminError(ErrorCode.invalid_replica_assignment,
                          f"The manual partition assignment includes the broker {node_id} more than once.")
+
+
+def alter_config_resources(ctx, request, alter: Callable[..., None]) -> tuple:
+    """AlterConfigs and IncrementalAlterConfigs answer each config resource alike: a resource
+    named twice in one request is INVALID_REQUEST (Kafka's ConfigAdminManager), otherwise
+    `alter(ctx, resource, validate_only=...)` runs and its error, if any, becomes that
+    resource's code and message."""
+    schema = response_classes(ctx)
+    counts = Counter((r.resource_type, r.resource_name) for r in request.resources)
+    responses = []
+    for resource in request.resources:
+        try:
+            if counts[(resource.resource_type, resource.resource_name)] > 1:
+                raise AdminError(ErrorCode.invalid_request, "Duplicate resource in request.")
+            alter(ctx, resource, validate_only=request.validate_only)
+        except Exception as exc:
+            code, message = error_of(exc)
+        else:
+            code, message = ErrorCode.none, None
+        responses.append(schema.AlterConfigsResourceResponse(error_code=code, error_message=message,
+                                                             resource_type=resource.resource_type,
+                                                             resource_name=resource.resource_name))
+    return tuple(responses)

@@ -22,29 +22,16 @@ from collections import Counter
 from kio.schema.errors import ErrorCode
 
 from engine.topic_config import check_broker_alter, validate
-from kafka_wire.admin import AdminError, ResourceType, check_broker_name, error_of, response_classes
+from kafka_wire.admin import (AdminError, ResourceType, alter_config_resources, check_broker_name,
+                              response_classes)
 from kafka_wire.common import NO_THROTTLE
 from kafka_wire.registry import ApiKey, handles
 
 
 @handles(ApiKey.ALTER_CONFIGS, 0, 2)
 def alter_configs(ctx, request):
-    schema = response_classes(ctx)
-    counts = Counter((r.resource_type, r.resource_name) for r in request.resources)
-    responses = []
-    for resource in request.resources:
-        try:
-            if counts[(resource.resource_type, resource.resource_name)] > 1:
-                raise AdminError(ErrorCode.invalid_request, "Duplicate resource in request.")
-            _alter(ctx, resource, validate_only=request.validate_only)
-        except Exception as exc:
-            code, message = error_of(exc)
-        else:
-            code, message = ErrorCode.none, None
-        responses.append(schema.AlterConfigsResourceResponse(error_code=code, error_message=message,
-                                                             resource_type=resource.resource_type,
-                                                             resource_name=resource.resource_name))
-    return schema.AlterConfigsResponse(throttle_time=NO_THROTTLE, responses=tuple(responses))
+    responses = alter_config_resources(ctx, request, _alter)
+    return response_classes(ctx).AlterConfigsResponse(throttle_time=NO_THROTTLE, responses=responses)
 
 
 def _alter(ctx, resource, *, validate_only: bool) -> None:
