@@ -74,6 +74,20 @@ def start_gateway(data_dir: Path | None):
 
 # -- amqpperf (Go) --------------------------------------------------------------------------
 
+def side_by_side(args, data_dir: Path, cleanup: list) -> tuple[str, str | None]:
+    """mqgateway's URL (`--gateway-url`, else our own server on `data_dir` or in memory) and
+    RabbitMQ's, when one is reachable (`--start-rabbitmq` starts .ci/rabbitmq.sh's node).
+    What must be undone afterwards is appended to `cleanup`."""
+    gateway_url = args.gateway_url
+    if gateway_url is None:
+        proc, gateway_url = start_gateway(None if args.memory else data_dir)
+        cleanup.append(lambda: (proc.terminate(), proc.wait(15)))
+    if args.start_rabbitmq:
+        subprocess.run(["bash", str(ROOT / ".ci" / "rabbitmq.sh"), "start"], check=True)
+        cleanup.append(lambda: subprocess.run(["bash", str(ROOT / ".ci" / "rabbitmq.sh"), "stop"]))
+    return gateway_url, (args.rabbitmq_url if reachable(args.rabbitmq_url) else None)
+
+
 def default_amqpperf_src() -> Path:
     return Path(os.environ.get("MQGW_AMQPPERF_SRC", ROOT.parent / "shared" / "tools" / "amqpperf"))
 
@@ -193,14 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                     return best_of(args.runs, lambda: run_amqpperf(binary, url, args))
                 return best_of(args.runs, lambda: asyncio.run(aio_pika_run(url, args)))
 
-            gateway_url = args.gateway_url
-            if gateway_url is None:
-                proc, gateway_url = start_gateway(None if args.memory else tmp_path / "data")
-                cleanup.append(lambda: (proc.terminate(), proc.wait(15)))
-            if args.start_rabbitmq:
-                subprocess.run(["bash", str(ROOT / ".ci" / "rabbitmq.sh"), "start"], check=True)
-                cleanup.append(lambda: subprocess.run(["bash", str(ROOT / ".ci" / "rabbitmq.sh"), "stop"]))
-            rabbit_url = args.rabbitmq_url if reachable(args.rabbitmq_url) else None
+            gateway_url, rabbit_url = side_by_side(args, tmp_path / "data", cleanup)
 
             print(f"client: {client}; {args.messages} messages of {args.size} B, one queue, "
                   f"confirm window {args.window}, prefetch {args.prefetch}, "

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ from pamqp.body import ContentBody
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.amqp_bench import DEFAULT_RABBITMQ_URL, reachable, start_gateway  # noqa: E402
+from bench.amqp_bench import DEFAULT_RABBITMQ_URL, side_by_side  # noqa: E402
 
 _HDR = struct.Struct(">BHI")
 _METHOD = struct.Struct(">HH")
@@ -239,14 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     cleanup = []
     with tempfile.TemporaryDirectory(prefix="dlx-bench-") as tmp:
         try:
-            gateway_url = args.gateway_url
-            if gateway_url is None:
-                proc, gateway_url = start_gateway(None if args.memory else Path(tmp) / "data")
-                cleanup.append(lambda: (proc.terminate(), proc.wait(15)))
-            if args.start_rabbitmq:
-                subprocess.run(["bash", str(ROOT / ".ci" / "rabbitmq.sh"), "start"], check=True)
-                cleanup.append(lambda: subprocess.run(["bash", str(ROOT / ".ci" / "rabbitmq.sh"), "stop"]))
-            rabbit_url = args.rabbitmq_url if reachable(args.rabbitmq_url) else None
+            gateway_url, rabbit_url = side_by_side(args, Path(tmp) / "data", cleanup)
             print(f"{args.messages} messages of {args.size} B rejected into a DLX, {args.queue_type} source queue, "
                   f"{'persistent/durable' if args.persistent else 'transient'}, prefetch {PREFETCH}, "
                   f"best of {args.runs}")

@@ -12,6 +12,7 @@ Prints MB/s (10**6 bytes of record values per second) and records/s for both.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -37,6 +38,22 @@ def start_server(data_dir: Path | None, extra: list[str]):
     proc = subprocess.Popen(cmd + extra, cwd=ROOT)
     wait_for_port(kafka_port)
     return proc, f"127.0.0.1:{kafka_port}"
+
+
+@contextlib.contextmanager
+def bootstrap_for(args):
+    """The broker to measure: `--bootstrap` as given, else our own server (files in a temp
+    dir, or `--memory`) for the length of the run. Yields (bootstrap, own_server)."""
+    if args.bootstrap is not None:
+        yield args.bootstrap, False
+        return
+    with tempfile.TemporaryDirectory(prefix="mqgw-bench-") as tmp:
+        proc, bootstrap = start_server(None if args.memory else Path(tmp) / "data", args.server_arg)
+        try:
+            yield bootstrap, True
+        finally:
+            proc.terminate()
+            proc.wait(30)
 
 
 def produce(bootstrap: str, topic: str, count: int, size: int) -> float:
@@ -99,29 +116,17 @@ def main() -> int:
     parser.add_argument("--server-arg", action="append", default=[], help="extra flag for our own server")
     args = parser.parse_args()
 
-    proc = None
-    tmp = None
-    bootstrap = args.bootstrap
-    if bootstrap is None:
-        tmp = tempfile.TemporaryDirectory(prefix="mqgw-bench-")
-        proc, bootstrap = start_server(None if args.memory else Path(tmp.name) / "data", args.server_arg)
-    try:
+    with bootstrap_for(args) as (bootstrap, own_server):
         topic = f"bench-{uuid.uuid4().hex[:8]}"
         admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive the future
         admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(timeout=30)
         total_mb = args.records * args.size / 1e6
         produce_s = produce(bootstrap, topic, args.records, args.size)
         consume_s = consume(bootstrap, topic, args.records)
-        print(f"broker {bootstrap} ({'own, ' + ('memory' if args.memory else 'files') if proc else 'external'}), "
+        print(f"broker {bootstrap} ({'own, ' + ('memory' if args.memory else 'files') if own_server else 'external'}), "
               f"{args.records} records of {args.size} B, one partition")
         print(f"produce: {total_mb / produce_s:8.1f} MB/s {args.records / produce_s:10.0f} records/s ({produce_s:.2f} s)")
         print(f"consume: {total_mb / consume_s:8.1f} MB/s {args.records / consume_s:10.0f} records/s ({consume_s:.2f} s)")
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(30)
-        if tmp is not None:
-            tmp.cleanup()
     return 0
 
 

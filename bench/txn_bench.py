@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -32,7 +31,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.kafka_bench import start_server  # noqa: E402
+from bench.kafka_bench import bootstrap_for  # noqa: E402
 
 
 def produce_transactions(bootstrap: str, topic: str, transactions: int, per_txn: int, size: int,
@@ -120,13 +119,7 @@ def main() -> int:
     parser.add_argument("--server-arg", action="append", default=[], help="extra flag for our own server")
     args = parser.parse_args()
 
-    proc = None
-    tmp = None
-    bootstrap = args.bootstrap
-    if bootstrap is None:
-        tmp = tempfile.TemporaryDirectory(prefix="mqgw-bench-")
-        proc, bootstrap = start_server(None if args.memory else Path(tmp.name) / "data", args.server_arg)
-    try:
+    with bootstrap_for(args) as (bootstrap, own_server):
         suffix = uuid.uuid4().hex[:8]
         topics = {kind: f"bench-{kind}-{suffix}" for kind in ("txn", "plain", "aborts")}
         admin = AdminClient({"bootstrap.servers": bootstrap})  # must outlive the futures
@@ -138,7 +131,7 @@ def main() -> int:
         txn_s = produce_transactions(bootstrap, topics["txn"], args.transactions, args.per_txn, args.size)
         plain_s = produce_plain(bootstrap, topics["plain"], count, args.size)
         produce_transactions(bootstrap, topics["aborts"], args.transactions, args.per_txn, args.size, abort_every=4)
-        print(f"broker {bootstrap} ({'own, ' + ('memory' if args.memory else 'files') if proc else 'external'}), "
+        print(f"broker {bootstrap} ({'own, ' + ('memory' if args.memory else 'files') if own_server else 'external'}), "
               f"{args.transactions} transactions x {args.per_txn} records of {args.size} B, one partition")
         print(f"transactional produce: {args.transactions / txn_s:8.1f} txn/s {count / txn_s:10.0f} records/s "
               f"{mb / txn_s:8.1f} MB/s ({txn_s:.2f} s)")
@@ -149,12 +142,6 @@ def main() -> int:
                 seconds, seen = consume(bootstrap, topics[kind], isolation)
                 print(f"fetch {label:16s} {isolation:17s} {seen * args.size / 1e6 / seconds:8.1f} MB/s "
                       f"{seen / seconds:10.0f} records/s ({seen} records, {seconds:.2f} s)")
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(30)
-        if tmp is not None:
-            tmp.cleanup()
     return 0
 
 
