@@ -7,7 +7,7 @@ const { Kafka, logLevel } = require(path.join(__dirname, '..', 'kafka_node', 'no
 async function main () {
   const o = JSON.parse(process.argv[2])
   const kafka = new Kafka({ clientId: 'replay', brokers: [o.bootstrap], logLevel: logLevel.ERROR })
-  const consumer = kafka.consumer({ groupId: 'replay-' + Date.now(), maxWaitTimeInMs: 100 })
+  const consumer = kafka.consumer({ groupId: 'replay-' + process.pid + '-' + Date.now(), maxWaitTimeInMs: 100 })
   await consumer.connect()
   await consumer.subscribe({ topic: o.topic, fromBeginning: true })
   let seen = 0

@@ -72,7 +72,8 @@ async function fence () {
 
 async function consume () {
   const consumer = kafka.consumer({
-    groupId: o.group || `kafkajs-reader-${Date.now()}`,
+    // The pid makes the group unique: two readers started in the same millisecond must not share one.
+    groupId: o.group || `kafkajs-reader-${process.pid}-${Date.now()}`,
     readUncommitted: !!o.read_uncommitted,
     maxWaitTimeInMs: 100
   })
