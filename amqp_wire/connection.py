@@ -19,6 +19,14 @@ reverse (505 UNEXPECTED_FRAME); a method on a channel never opened (504); channe
 above channel_max (530). Each is answered with connection.close carrying RabbitMQ's code,
 and input stops being read.
 
+Resource alarms (RabbitMQ's `rabbit_reader` throttle): while the engine has an alarm raised
+(low on disk or memory, engine/pressure.py), a connection that sends basic.publish has that
+input handled and then stops being read — TCP backpressure on the publisher — and gets
+connection.blocked("low on disk" …) once, if it advertised the capability. Connections
+that do not publish go on (consumers drain the queues). When every alarm has cleared,
+blocked connections are read again and get connection.unblocked. Heartbeats we do not read
+while blocked do not count as missed.
+
 Connection states: HEADER (waiting for `AMQP\\0\\0\\x09\\x01`), START_OK, TUNE_OK, OPEN
 (waiting for connection.open), RUNNING, CLOSING (we sent connection.close and wait for
 close-ok, dropping everything else), CLOSED.
@@ -33,6 +41,7 @@ import struct
 from typing import TYPE_CHECKING, Protocol
 
 from engine.errors import EngineError
+from engine.pressure import describe as describe_alarms
 
 from amqp_wire import frames
 from amqp_wire.channel import Channel, ChannelState
@@ -47,7 +56,6 @@ log = logging.getLogger("mqgateway.amqp")
 
 PROTOCOL_HEADER = b"AMQP\x00\x00\x09\x01"
 PROTOCOL_HEADER_0_9 = b"AMQP\x01\x01\x00\x09"  # 0-9 is served as 0-9-1, as RabbitMQ does
-HANDSHAKE_TIMEOUT = 10.0  # seconds, RabbitMQ's handshake_timeout
 CLOSE_OK_TIMEOUT = 3.0
 DISCARD_DELAY = 0.2  # after a framing error: how long to swallow input before closing
 OUT_HIGH_WATER = 4 * 1024 * 1024  # stop delivering to consumers while this much is unsent
@@ -83,6 +91,10 @@ class Link(Protocol):
     async def drain(self) -> None: ...
 
     def handshake_done(self) -> None: ...
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...
 
 
 class State(enum.Enum):
@@ -120,10 +132,16 @@ class Session:
         self.dirty_queues: set = set()
         self.confirming: set[Channel] = set()
         self.blocked = False  # socket buffer full: consumers get no credit
+        self.pressure = service.engine.pressure
+        self._published_under_alarm = False  # a basic.publish arrived while an alarm was raised
+        self.publishing_blocked = False  # not read because of a resource alarm
+        self._sent_blocked = False  # connection.blocked went out, so unblocked is owed
         self._starved = False  # a consumer was refused credit because of the writer
         self._last_recv = self.loop.time()
         self._last_send = self._last_recv
-        self._timer: asyncio.TimerHandle | None = self.loop.call_later(HANDSHAKE_TIMEOUT, self._handshake_timeout)
+        # The handshake timeout is the listener's (handshake_timeout_ms): it closes a
+        # connection that has not reached connection.open-ok (Link.handshake_done()).
+        self._timer: asyncio.TimerHandle | None = None  # heartbeats
         self._closing_timer: asyncio.TimerHandle | None = None
         self._discarding = False
 
@@ -221,6 +239,33 @@ class Session:
         except Exception:
             log.exception("amqp: internal error on connection from %s", self.link.peer)
             self._close_connection(AmqpError(ReplyCode.INTERNAL_ERROR, "internal error"))
+            return
+        if self._published_under_alarm:
+            self._block_publisher()
+
+    # -- resource alarms ----------------------------------------------------------------
+
+    def _block_publisher(self) -> None:
+        self._published_under_alarm = False
+        alarms = self.pressure.alarms
+        if not alarms or self.publishing_blocked or self.state is not State.RUNNING:
+            return
+        self.publishing_blocked = True
+        self.link.pause_reading()
+        if self.capabilities.get("connection.blocked") and not self._sent_blocked:
+            self._sent_blocked = True
+            self.send_method(0, frames.build(_commands().Connection.Blocked, reason=describe_alarms(alarms)))
+
+    def alarms_changed(self, alarms) -> None:
+        """The engine's alarms changed: once none is left, blocked publishers are read again."""
+        if alarms or not self.publishing_blocked or self.state is State.CLOSED:
+            return
+        self.publishing_blocked = False
+        self._last_recv = self.loop.time()  # the heartbeats we did not read were not missed
+        if self._sent_blocked:
+            self._sent_blocked = False
+            self.send_method(0, frames.build(_commands().Connection.Unblocked))
+        self.link.resume_reading()
 
     def _frames(self, buf) -> int:
         pos = 0
@@ -295,6 +340,8 @@ class Session:
                 if channel.expecting_content():
                     channel.unexpected_method()
                 if index == BASIC_PUBLISH:
+                    if self.pressure.alarms:
+                        self._published_under_alarm = True
                     channel.begin_publish(frames.parse_publish(payload))
                 elif index == BASIC_ACK:
                     tag, multiple = frames.parse_ack(payload)
@@ -377,10 +424,12 @@ class Session:
         try:
             self.messaging.sync()
             failed = False
-        except OSError:
+        except OSError as exc:
             # RabbitMQ nacks what a queue could not take on an internal error; the
-            # connection itself stays up (and the next sync retries the write).
-            log.exception("amqp: could not write messages to the store")
+            # connection itself stays up (and the next sync retries the write). No space
+            # raises the disk alarm, which blocks this publisher from its next publish.
+            log.error("amqp: could not write messages to the store: %s", exc)
+            self.pressure.write_failed(exc)
             failed = True
         if self.confirming:
             channels, self.confirming = self.confirming, set()
@@ -438,13 +487,6 @@ class Session:
         self.state = State.START_OK
         send_start(self)
 
-    def _handshake_timeout(self) -> None:
-        self._timer = None
-        if self.state in (State.HEADER, State.START_OK, State.TUNE_OK, State.OPEN):
-            log.info("amqp: handshake timeout from %s", self.link.peer)
-            self.state = State.CLOSED
-            self.link.close()
-
     def start_heartbeats(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -457,7 +499,7 @@ class Session:
         if self.state is State.CLOSED:
             return
         now = self.loop.time()
-        if now - self._last_recv > 2 * self.heartbeat:
+        if now - self._last_recv > 2 * self.heartbeat and not self.publishing_blocked:
             log.info("amqp: missed heartbeats from %s, timeout: %ss", self.link.peer, self.heartbeat)
             self._connection_gone()
             self.link.abort()

@@ -47,6 +47,12 @@ class AmqpService:
         # Messages appended to a stream (a topic) carry their properties as record headers.
         engine.messaging.record_encoder = record_headers
         engine.messaging.record_renderer = bridge_properties
+        # Resource alarms block publishing connections (connection.blocked) until they clear.
+        self._unsubscribe = engine.pressure.subscribe(self._alarms_changed)
+
+    def _alarms_changed(self, alarms) -> None:
+        for session in list(self.sessions):
+            session.alarms_changed(alarms)
 
     def new_session(self, link) -> Session:
         session = _TrackedSession(self, link)
@@ -55,6 +61,7 @@ class AmqpService:
 
     async def close(self) -> None:
         """Broker shutdown: 320 CONNECTION_FORCED to every connection, then a moment for close-ok."""
+        self._unsubscribe()
         live = [s for s in self.sessions if s.state not in (State.CLOSED,)]
         for session in live:
             if session.state is State.RUNNING:

@@ -22,6 +22,7 @@ from engine.groups import GroupCoordinator
 from engine.settings import EngineSettings
 from engine.bridge.forwarder import Forwarder
 from engine.messaging import Messaging
+from engine.pressure import Pressure
 from engine.topics import TopicRegistry
 from engine.txn import TransactionCoordinator
 
@@ -42,6 +43,9 @@ class Engine:
         self.durability = Syncer(
             settings.fsync if data_dir is not None else FsyncPolicy.NEVER, interval_ms=settings.fsync_interval_ms
         )
+        # Resource alarms (low on disk or memory), raised by gateway/pressure.py and by
+        # storage writes that find no space; the wire layers push publishers back on them.
+        self.pressure = Pressure()
         # Subsystems are created in open(), after the data dir is known to be usable.
         self.groups: GroupCoordinator | None = None
         self.txn: TransactionCoordinator | None = None

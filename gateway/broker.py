@@ -20,6 +20,7 @@ from pathlib import Path
 from engine import Engine, EngineSettings
 from gateway.config import Config, HostPort
 from gateway.listener import Admission, Handshake, Link, Listener
+from gateway.pressure import Monitor
 from amqp_wire.service import AmqpService, AmqpSettings
 from kafka_wire.service import KafkaService, KafkaSettings
 
@@ -53,6 +54,7 @@ class Broker:
         )
         self.kafka_port = 0
         self.amqp_port = 0
+        self.monitor: Monitor | None = None
         self._stopped = asyncio.Event()
 
     def _new_kafka_session(self, link: Link):
@@ -113,6 +115,10 @@ class Broker:
                 heartbeat=config.amqp_heartbeat,
             ),
         )
+        # Resource alarms: sampled from here on; the services react to the engine's alarms.
+        self.monitor = Monitor(self.engine.pressure, data_dir=data_dir, disk_free_limit=config.disk_free_limit,
+                               memory_watermark=config.memory_high_watermark)
+        self.monitor.start()
         for host, port in kafka_bound:
             log.info("kafka listening on %s (advertised as %s)", HostPort(host=host, port=port), advertised)
         for host, port in amqp_bound:
@@ -129,11 +135,14 @@ class Broker:
                  config.max_connections_per_source or "unlimited",
                  f"{config.handshake_timeout_ms} ms" if config.handshake_timeout_ms else "off",
                  f"{config.kafka_idle_timeout_ms} ms" if config.kafka_idle_timeout_ms else "off")
+        log.info("resource alarms: %s", self.monitor.describe())
 
     async def stop(self) -> None:
         """Stops accepting, lets the services answer what is in flight, then closes storage."""
         await self._kafka_listener.stop()
         await self._amqp_listener.stop()
+        if self.monitor is not None:
+            self.monitor.stop()
         if self.kafka is not None:
             await self.kafka.close()
         if self.amqp is not None:

@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="close a Kafka connection idle this long, Kafka's connections.max.idle.ms (default 600000)")
     serve.add_argument("--kafka-max-request-bytes", dest="kafka_max_request_bytes", type=int,
                        help="largest Kafka request accepted, Kafka's socket.request.max.bytes (default 104857600)")
+    serve.add_argument("--disk-free-limit", dest="disk_free_limit", type=int,
+                       help="block publishers while the data dir's filesystem has less free than this many bytes; "
+                       "0 = off (default 50000000)")
+    serve.add_argument("--memory-high-watermark", dest="memory_high_watermark", type=float,
+                       help="block publishers while the broker's resident memory is above this: a fraction of RAM "
+                       "(up to 1.0) or bytes; 0 = off (default 0.4)")
     serve.add_argument("--log-level", dest="log_level", help="debug, info, warning or error (default info)")
     return parser
 

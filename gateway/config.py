@@ -82,6 +82,11 @@ class Config:
     handshake_timeout_ms: int = 10_000  # RabbitMQ's handshake_timeout
     kafka_idle_timeout_ms: int = 600_000  # Kafka's connections.max.idle.ms
     kafka_max_request_bytes: int = 100 * 1024 * 1024  # Kafka's socket.request.max.bytes
+    # Resource alarms (docs/operations.md, "Disk and memory pressure"). 0 turns a check off.
+    disk_free_limit: int = 50_000_000  # bytes free on the data dir's filesystem, RabbitMQ's disk_free_limit
+    # A fraction of the machine's (or the cgroup's) memory up to 1.0, or bytes above it;
+    # RabbitMQ's vm_memory_high_watermark.
+    memory_high_watermark: float = 0.4
     log_level: LogLevel = LogLevel.INFO
     node_id: int = 1
     cluster_id: str = "mqgateway-cluster-0001"
@@ -122,6 +127,8 @@ def _convert(name: str, raw: Any) -> Any:
         if kind == "int":
             value = int(raw)
             return value
+        if kind == "float":
+            return float(raw)
         if kind == "LogLevel":
             return LogLevel(str(raw).lower())
         if kind == "FsyncPolicy":
@@ -172,6 +179,8 @@ def load(
     for name in ("max_connections", "max_connections_per_source", "handshake_timeout_ms", "kafka_idle_timeout_ms"):
         if getattr(config, name) < 0:
             raise ConfigError(f"{name} must be 0 (no limit) or more")
+    if config.disk_free_limit < 0 or config.memory_high_watermark < 0:
+        raise ConfigError("disk_free_limit and memory_high_watermark must be 0 (off) or more")
     if config.fsync_interval_ms < 1:
         raise ConfigError("fsync_interval_ms must be at least 1")
     if not 1024 <= config.kafka_max_request_bytes <= 2**31 - 1:

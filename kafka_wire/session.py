@@ -136,6 +136,7 @@ class KafkaSession:
         self._handshaken = False
         self._reading_paused = False
         self._drain_task: asyncio.Future | None = None
+        self._throttled_until = 0.0  # loop time; requests are held back until then (quotas)
         engine = getattr(service, "engine", None)
         self._syncer = getattr(engine, "durability", None)
         # Per-connection protocol state handlers may keep (e.g. SASL stage later).
@@ -173,7 +174,22 @@ class KafkaSession:
         self._update_flow()
 
     def _held(self) -> bool:
-        return (self._pending is not None and len(self._pending) >= MAX_IN_FLIGHT) or not self.link.is_writable()
+        return ((self._pending is not None and len(self._pending) >= MAX_IN_FLIGHT) or not self.link.is_writable()
+                or (self._throttled_until > 0.0 and self._throttled_until > asyncio.get_running_loop().time()))
+
+    def throttle(self, seconds: float) -> None:
+        """Reads and handles nothing more from this connection for `seconds` (Kafka's channel
+        muting for quotas, KIP-219); the answer being built still goes out at once."""
+        loop = asyncio.get_running_loop()
+        self._throttled_until = loop.time() + seconds
+        loop.call_later(seconds, self._unthrottle)
+
+    def _unthrottle(self) -> None:
+        if asyncio.get_running_loop().time() + 0.001 < self._throttled_until:
+            return  # throttled again since: that throttle's own timer ends it
+        self._throttled_until = 0.0
+        if not self._closed:
+            self._pump()
 
     def _update_flow(self) -> None:
         if self._closed:

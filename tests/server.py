@@ -38,8 +38,11 @@ def wait_for_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> 
 
 
 class ServerProcess:
-    def __init__(self, workdir: Path | None = None, *, memory: bool = False, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, workdir: Path | None = None, *, memory: bool = False, extra_args: tuple[str, ...] = (),
+                 file_size_limit: int | None = None) -> None:
         self.memory = memory or workdir is None
+        # RLIMIT_FSIZE for the server: writes past it fail (EFBIG) as on a full disk.
+        self.file_size_limit = file_size_limit
         self.data_dir = None if workdir is None else Path(workdir) / "data"
         self.kafka_port = free_port()
         self.amqp_port = free_port()
@@ -64,7 +67,8 @@ class ServerProcess:
     def start(self) -> "ServerProcess":
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=Path(__file__).resolve().parents[1], env=os.environ.copy())
+                                     cwd=Path(__file__).resolve().parents[1], env=os.environ.copy(),
+                                     preexec_fn=self._limit_file_size if self.file_size_limit else None)
         log.close()
         try:
             wait_for_port(self.kafka_port)
@@ -73,6 +77,11 @@ class ServerProcess:
             self.stop()
             raise RuntimeError(f"server did not start; log:\n{self.log()}")
         return self
+
+    def _limit_file_size(self) -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_size_limit, self.file_size_limit))
 
     def log(self) -> str:
         try:

@@ -13,8 +13,11 @@ Authentication failures: 403 ACCESS_REFUSED with RabbitMQ's safe text, sent as
 connection.close only if the client advertised `authentication_failure_close`; other
 clients just see the socket close, as with RabbitMQ.
 
-Not done: connection.secure (no challenge-response mechanism is offered), connection.blocked
-(no resource alarms yet, so the capability is not advertised), the ANONYMOUS mechanism.
+connection.blocked / unblocked are sent by the session under a resource alarm
+(amqp_wire/connection.py, "resource alarms"), to clients that advertised the capability.
+
+Not done: connection.secure (no challenge-response mechanism is offered), the ANONYMOUS
+mechanism.
 """
 
 from __future__ import annotations
@@ -37,13 +40,13 @@ PRODUCT = "mqgateway"
 VERSION = "0.1.0"
 MECHANISMS = "PLAIN AMQPLAIN"
 FRAME_MIN_SIZE = 4096  # AMQP 0-9-1 §4.2.1 / rabbit_framing: frame_max may not be lower
-# Only what is implemented (shared/reference/rabbitmq-behaviour.md §1.1). Not yet:
-# connection.blocked (no resource alarms are raised).
+# Only what is implemented (shared/reference/rabbitmq-behaviour.md §1.1): all nine of RabbitMQ's.
 CAPABILITIES = {
     "publisher_confirms": True,
     "exchange_exchange_bindings": True,
     "basic.nack": True,
     "consumer_cancel_notify": True,
+    "connection.blocked": True,
     "consumer_priorities": True,
     "authentication_failure_close": True,
     "per_consumer_qos": True,

@@ -93,9 +93,19 @@ class Segment:
             return
         view = memoryview(pending)
         written = 0
-        while written < len(view):
-            written += os.pwrite(self.fd, view[written:], self.size + written)
-        view.release()
+        try:
+            while written < len(view):
+                written += os.pwrite(self.fd, view[written:], self.size + written)
+        except OSError:
+            # Disk full or failing: the records stay pending (the next flush writes them
+            # again from the same place); a part that did get written is cut off.
+            try:
+                os.ftruncate(self.fd, self.size)
+            except OSError:
+                pass
+            raise
+        finally:
+            view.release()
         self.size += written
         pending.clear()
         self.handle.written()

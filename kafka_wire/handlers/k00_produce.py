@@ -22,6 +22,13 @@ Behaviour, as Kafka's KafkaApis.handleProduceRequest and ReplicaManager.appendRe
   transaction, INVALID_PRODUCER_ID_MAPPING for an unknown id. Only the first batch's
   header is looked at here; the log refuses a request whose batches disagree.
 
+Resource alarms (engine/pressure.py): under the disk alarm every partition is answered
+KAFKA_STORAGE_ERROR before anything is written (the code Kafka gives when a log directory
+fails; clients retry it), and a write that fails for lack of space raises that alarm.
+Under the memory alarm the records are appended (they go to disk, not to the broker's
+memory) and the answer carries throttle_time_ms = MEMORY_THROTTLE_MS; the connection is
+not read for that long (KIP-219: the broker mutes the channel, new clients also back off).
+
 Version notes: v3 magic 2 only (KIP-98); v5 log_start_offset; v7 zstd (KIP-110); v8
 record_errors/error_message (KIP-467, empty here); v9 flexible; v10–11 current_leader
 and node_endpoints tagged fields (KIP-951), left at their defaults since the leader never
@@ -34,10 +41,11 @@ exactly one per partition at v3+; accepting more is harmless).
 from __future__ import annotations
 
 import struct
+from datetime import timedelta
 
 from kio.schema.errors import ErrorCode
 
-from engine.errors import EngineError, InvalidName
+from engine.errors import EngineError, InvalidName, StorageError
 from engine.topics import validate_name
 from engine.types import TopicPartition
 from kafka_wire.build import make, schema
@@ -48,6 +56,7 @@ from kafka_wire.registry import REGISTRY, ApiKey, handles
 _ZSTD = 4
 _TRANSACTIONAL = 0x10  # attributes bit 4, in the low byte of the int16 at 21
 _PRODUCER = struct.Struct(">qh")  # producerId, producerEpoch at 43
+MEMORY_THROTTLE_MS = 1000
 
 
 def _append(ctx, topic_name: str, index: int, records, transactional_id: str | None) -> tuple[ErrorCode, int, int]:
@@ -67,6 +76,8 @@ def _append(ctx, topic_name: str, index: int, records, transactional_id: str | N
     if ctx.api_version < 7 and len(records) > 21 and records[16] == 2 and records[22] & 0x07 == _ZSTD:
         return ErrorCode.unsupported_compression_type, -1, -1
     log = topic.partitions[index]
+    if ctx.engine.pressure.disk:
+        return ErrorCode.kafka_storage_error, -1, log.log_start_offset
     if len(records) > 61 and records[22] & _TRANSACTIONAL:
         producer_id, producer_epoch = _PRODUCER.unpack_from(records, 43)
         try:
@@ -77,6 +88,8 @@ def _append(ctx, topic_name: str, index: int, records, transactional_id: str | N
     try:
         result = log.append(records)
     except EngineError as exc:
+        if isinstance(exc, StorageError):
+            ctx.engine.pressure.write_failed(exc)
         return error_code_for(exc), -1, log.log_start_offset
     return ErrorCode.none, result.base_offset, result.log_start_offset
 
@@ -105,4 +118,8 @@ def produce(ctx, request):
             # such a producer can notice (KafkaApis.handleProduceRequest).
             ctx.session.link.close()
         return None
-    return response_type(responses=tuple(topics), throttle_time=NO_THROTTLE)
+    throttle = NO_THROTTLE
+    if ctx.engine.pressure.memory:
+        throttle = timedelta(milliseconds=MEMORY_THROTTLE_MS)
+        ctx.session.throttle(MEMORY_THROTTLE_MS / 1000)
+    return response_type(responses=tuple(topics), throttle_time=throttle)

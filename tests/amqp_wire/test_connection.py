@@ -132,7 +132,7 @@ async def test_header_split_across_reads():
     assert link.frames()[0][1].name == "Connection.Start"
 
 
-async def test_start_properties_advertise_only_what_is_implemented():
+async def test_start_properties_advertise_rabbitmqs_nine_capabilities():
     service = AmqpService(_engine(), AmqpSettings())
     link = FakeLink()
     service.new_session(link).data_received(b"AMQP\x00\x00\x09\x01")
@@ -141,7 +141,8 @@ async def test_start_properties_advertise_only_what_is_implemented():
     caps = start.server_properties["capabilities"].value
     assert {k for k, v in caps.items() if v.value} == {
         "publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify",
-        "consumer_priorities", "authentication_failure_close", "per_consumer_qos", "direct_reply_to"}
+        "connection.blocked", "consumer_priorities", "authentication_failure_close", "per_consumer_qos",
+        "direct_reply_to"}
     assert start.mechanisms == "PLAIN AMQPLAIN" and start.locales == "en_US"
     assert "host" not in start.server_properties
 
