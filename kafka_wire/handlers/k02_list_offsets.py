@@ -1,4 +1,4 @@
-"""ListOffsets (key 2), versions 1–7: offsets by timestamp, earliest, latest, max timestamp.
+"""ListOffsets (key 2), versions 1–10: offsets by timestamp, earliest, latest, max timestamp.
 
 Per partition, by the requested timestamp (Kafka's special values, KIP-734 for -3):
 - -2 (earliest): the log start offset;
@@ -6,6 +6,10 @@ Per partition, by the requested timestamp (Kafka's special values, KIP-734 for -
   (isolation_level 1, v2+): below the first open transaction;
 - -3 (max timestamp, v7): the offset and timestamp of the record with the largest
   timestamp; -1/-1 on an empty log;
+- -4 (earliest local, v8, KIP-405): the log start offset — with no tiered storage the
+  local log starts where the log does, as Kafka's UnifiedLog answers;
+- -5 (latest tiered, v9, KIP-1005): offset -1 and leader epoch -1 — nothing is ever
+  tiered, which is what Kafka answers for a topic without remote storage;
 - otherwise: the first record whose timestamp is >= the target, with that record's
   timestamp, or offset -1 / timestamp -1 when every record is older (as Kafka).
 For read_committed a timestamp lookup (and -3) only finds offsets below the last stable
@@ -17,7 +21,11 @@ are plain lookups (they find the first record).
 Version notes: v0 (old-style offsets arrays) is not served — kio, like Kafka 4.0
 (KIP-896), has no v0 schema, and none of our four clients needs it (aiokafka,
 librdkafka and kafkajs pick the highest common version). v2 isolation_level; v4
-current_leader_epoch (ignored) and leader_epoch; v6 flexible; v7 MAX_TIMESTAMP.
+current_leader_epoch (ignored) and leader_epoch; v6 flexible; v7 MAX_TIMESTAMP;
+v8 EARLIEST_LOCAL; v9 LATEST_TIERED; v10 adds timeout_ms (KIP-1075, for remote lookups:
+none here, so it is ignored). v11 (-6, earliest pending upload) is Kafka 4.2's and is not
+served: kafka-python infers the broker's release from the highest ListOffsets version, and
+v10 is Kafka 4.0's.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ from kafka_wire.registry import REGISTRY, ApiKey, handles
 LATEST = -1
 EARLIEST = -2
 MAX_TIMESTAMP = -3
+EARLIEST_LOCAL = -4
+LATEST_TIERED = -5
 READ_COMMITTED = 1
 
 
@@ -43,8 +53,10 @@ def _lookup(ctx, request, topic, partition_request) -> dict:
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     if timestamp == LATEST:
         return {"offset": log.last_stable_offset if committed else log.high_watermark, "timestamp": -1}
-    if timestamp == EARLIEST:
+    if timestamp == EARLIEST or (timestamp == EARLIEST_LOCAL and ctx.api_version >= 8):
         return {"offset": log.log_start_offset, "timestamp": -1}
+    if timestamp == LATEST_TIERED and ctx.api_version >= 9:
+        return {"offset": -1, "timestamp": -1, "leader_epoch": -1}
     if timestamp == MAX_TIMESTAMP and ctx.api_version >= 7:
         found = log.max_timestamp_offset()
     else:
@@ -54,7 +66,7 @@ def _lookup(ctx, request, topic, partition_request) -> dict:
     return {"offset": found.offset, "timestamp": found.timestamp}
 
 
-@handles(ApiKey.LIST_OFFSETS, 1, 7)
+@handles(ApiKey.LIST_OFFSETS, 1, 10)
 def list_offsets(ctx, request):
     response_type = REGISTRY[ApiKey.LIST_OFFSETS].response_types[ctx.api_version]
     types = schema(response_type)
