@@ -167,3 +167,23 @@ def test_kafka_python_infers_kafka_4_0(kafka_bootstrap):
         assert consumer.config["api_version"] == (4, 0)
     finally:
         consumer.close()
+
+
+def test_describe_metadata_quorum_one_voter(admin):
+    node = node_id(admin)
+    result = admin.describe_metadata_quorum()
+    (topic,) = result["topics"]
+    assert topic["topic_name"] == "__cluster_metadata"
+    (partition,) = topic["partitions"]
+    assert (partition["partition_index"], partition["error"], partition["leader_id"]) == (0, None, node)
+    assert partition["leader_epoch"] >= 0 and partition["high_watermark"] >= 0
+    assert [v["replica_id"] for v in partition["current_voters"]] == [node]
+    assert partition["observers"] == []
+    (voter_node,) = result["nodes"]
+    assert voter_node["node_id"] == node and len(voter_node["listeners"]) == 1
+
+
+def test_describe_quorum_of_another_partition_is_unknown(admin):
+    result = admin._manager.run(admin._async_describe_quorum, "__cluster_metadata", 1)
+    (partition,) = result["topics"][0]["partitions"]
+    assert partition["error"] is not None and "UnknownTopicOrPartition" in partition["error"]
