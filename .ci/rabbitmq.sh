@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Private RabbitMQ node for the differential AMQP compat suite (tests/compat/amqp).
 #
-#   bash .ci/rabbitmq.sh start    # starts mqgwtest@localhost on 127.0.0.1:5673, waits until it speaks AMQP
+#   bash .ci/rabbitmq.sh start    # starts mqgwtest@localhost (MQGW_RABBITMQ_NODE overrides the name) on 127.0.0.1:5673, waits until it speaks AMQP
 #   bash .ci/rabbitmq.sh status   # rabbitmqctl status of that node
 #   bash .ci/rabbitmq.sh stop     # stops it (its data dir is kept until the next start)
 #   MQGW_RABBITMQ_KEEP_DATA=1 bash .ci/rabbitmq.sh start   # restart on the existing data (durability checks)
@@ -15,7 +15,7 @@ set -euo pipefail
 BASE="${MQGW_RABBITMQ_BASE:-${TMPDIR:-/tmp}/mqgw-rabbitmq}"
 PORT="${MQGW_RABBITMQ_PORT:-5673}"
 DIST_PORT="${MQGW_RABBITMQ_DIST_PORT:-25673}"
-NODE="mqgwtest@localhost"
+NODE="${MQGW_RABBITMQ_NODE:-mqgwtest@localhost}"
 RMQ_BIN=/usr/lib/rabbitmq/bin
 
 node_env() {
