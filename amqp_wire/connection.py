@@ -15,8 +15,10 @@ frames are collected in a list and written with one `writelines` per loop tick.
 
 Frame errors end only this connection: a bad frame-end octet, a frame above frame_max,
 an unknown frame type (501 FRAME_ERROR); a content frame where a method was due, or the
-reverse (505 UNEXPECTED_FRAME); a method on a channel never opened (504); channel numbers
-above channel_max (530). Each is answered with connection.close carrying RabbitMQ's code,
+reverse (505 UNEXPECTED_FRAME); a method on a channel never opened (504); a channel.open
+once channel_max channels are open (530 — RabbitMQ's `rabbit_reader:create_channel` counts
+open channels, it does not bound the channel number: channel 65535 opens under a
+channel_max of 2047, as aiormq's test_bad_channel expects). Each is answered with connection.close carrying RabbitMQ's code,
 and input stops being read.
 
 Resource alarms (RabbitMQ's `rabbit_reader` throttle): while the engine has an alarm raised
@@ -144,6 +146,9 @@ class Session:
         self._timer: asyncio.TimerHandle | None = None  # heartbeats
         self._closing_timer: asyncio.TimerHandle | None = None
         self._discarding = False
+        # Frames RabbitMQ's channel process sends after its reply to the method in hand (None
+        # outside a channel method): see `send_after_reply`.
+        self._after_reply: list[bytes] | None = None
 
     # -- output -------------------------------------------------------------------------
 
@@ -156,6 +161,19 @@ class Session:
 
     def send_method(self, channel: int, method) -> None:
         self.send(frames.method_frame(channel, method))
+
+    def send_after_reply(self, channel: int, method) -> None:
+        """Send `method` after the reply to the channel method being handled, if any.
+
+        A consumer's basic.cancel for a deleted queue reaches RabbitMQ's channel as the queue
+        process's exit (`rabbit_channel:handle_consuming_queue_down_or_eol`), after the
+        channel has answered the queue.delete that caused it: delete-ok, then cancel. py-amqp
+        (kombu) waiting for delete-ok raises ConsumerCancelled when the cancel comes first."""
+        frame = frames.method_frame(channel, method)
+        if self._after_reply is None:
+            self.send(frame)
+        else:
+            self._after_reply.append(frame)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -400,15 +418,20 @@ class Session:
                 raise AmqpError(ReplyCode.COMMAND_INVALID, "unknown method", index >> 16, index & 0xFFFF)
             raise AmqpError(ReplyCode.COMMAND_INVALID, "unimplemented method", index >> 16, index & 0xFFFF)
         method = frames.decode_method(index, payload)
+        self._after_reply = []
         try:
             handler(channel, method)
         except AmqpError as err:
             raise err.at(index >> 16, index & 0xFFFF)
         except EngineError as err:
             raise from_engine(err).at(index >> 16, index & 0xFFFF) from None
+        finally:
+            held, self._after_reply = self._after_reply, None
+            for frame in held:
+                self.send(frame)
 
     def _open_channel(self, channel_id: int, payload: bytes) -> None:
-        if channel_id > self.channel_max or (self.channel_max and len(self.channels) >= self.channel_max):
+        if self.channel_max and len(self.channels) >= self.channel_max:
             raise AmqpError(ReplyCode.NOT_ALLOWED, (
                 f"number of channels opened ({len(self.channels)}) has reached the negotiated "
                 f"channel_max ({self.channel_max})"), 20, 10)

@@ -1,8 +1,8 @@
 """Class 20, channel: open, flow, close, close-ok.
 
 Served: channel.open (in amqp_wire/connection.py, which owns the channel table: a second
-open of the same number is 504 "second 'channel.open' seen", a number above channel_max
-530); channel.close from the client (close-ok; the channel's consumers are cancelled and
+open of the same number is 504 "second 'channel.open' seen", an open once channel_max
+channels are open 530); channel.close from the client (close-ok; the channel's consumers are cancelled and
 its unacked deliveries requeued); close-ok for a close we sent (the number is free again
 only then, §4.2.1 / RabbitMQ); channel.flow active=true answered flow-ok.
 

@@ -186,15 +186,22 @@ async def test_unknown_vhost_is_530():
     assert (close.class_id, close.method_id) == (10, 40)
 
 
-async def test_channel_above_channel_max_is_530():
+async def test_channel_open_beyond_channel_max_open_channels_is_530():
+    # RabbitMQ (rabbit_reader:create_channel) bounds the count of open channels, not the
+    # channel number: channel 3 opens under channel_max=2, a third open channel does not.
     service, session, link = await connect()
     link.frames()
     session.data_received(method(0, build(commands.Connection.TuneOk, channel_max=2, frame_max=131072, heartbeat=0)))
     session.data_received(method(0, build(commands.Connection.Open, virtual_host="/")))
     session.data_received(method(3, build(commands.Channel.Open)))
+    session.data_received(method(65535, build(commands.Channel.Open)))
+    await _settle()
+    assert [type(f[1]) for f in link.frames()[-2:]] == [commands.Channel.OpenOk] * 2
+    session.data_received(method(1, build(commands.Channel.Open)))
     await _settle()
     close = link.frames()[-1][1]
-    assert close.reply_code == 530 and "channel_max (2)" in close.reply_text
+    assert close.reply_code == 530
+    assert close.reply_text == "NOT_ALLOWED - number of channels opened (2) has reached the negotiated channel_max (2)"
 
 
 async def test_publish_split_into_many_body_frames_and_byte_exact_properties():
