@@ -93,5 +93,5 @@ class WireConsumer:
         if channel.session.capabilities.get("consumer_cancel_notify"):
             from pamqp import commands
 
-            channel.session.send_method(channel.id, frames.build(
+            channel.session.send_after_reply(channel.id, frames.build(
                 commands.Basic.Cancel, consumer_tag=self.tag, nowait=True))
