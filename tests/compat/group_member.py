@@ -60,6 +60,7 @@ class Member:
 
 def run_kafka_python(m: Member) -> None:
     from kafka import ConsumerRebalanceListener, KafkaConsumer
+    from kafka.errors import KafkaConnectionError
     from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
     from kafka.coordinator.assignors.range import RangePartitionAssignor
     from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
@@ -94,13 +95,20 @@ def run_kafka_python(m: Member) -> None:
     consumer.subscribe([o["topic"]], listener=Listener())
     emit("subscribed")
     while not m.stopping.is_set():
-        batch = consumer.poll(timeout_ms=1000)
-        for records in batch.values():
-            for r in records:
-                m.report(r.partition, r.offset, r.value)
-        if batch and not o["auto_commit"]:
-            consumer.commit()
-            emit("committed")
+        try:
+            batch = consumer.poll(timeout_ms=1000)
+            for records in batch.values():
+                for r in records:
+                    m.report(r.partition, r.offset, r.value)
+            if batch and not o["auto_commit"]:
+                consumer.commit()
+                emit("committed")
+        except KafkaConnectionError as exc:
+            # kafka-python 3.0.12 raises a refused connection out of poll()/commit() while
+            # the broker restarts; an application retries, as this one does.
+            emit("retry", error=str(exc))
+            time.sleep(0.2)
+            continue
         m.report_assignment(tp.partition for tp in consumer.assignment())
     consumer.close()
     emit("closed")
