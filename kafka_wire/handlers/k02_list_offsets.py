@@ -1,4 +1,4 @@
-"""ListOffsets (key 2), versions 1–10: offsets by timestamp, earliest, latest, max timestamp.
+"""ListOffsets (key 2), versions 1–9: offsets by timestamp, earliest, latest, max timestamp.
 
 Per partition, by the requested timestamp (Kafka's special values, KIP-734 for -3):
 - -2 (earliest): the log start offset;
@@ -22,10 +22,13 @@ Version notes: v0 (old-style offsets arrays) is not served — kio, like Kafka 4
 (KIP-896), has no v0 schema, and none of our four clients needs it (aiokafka,
 librdkafka and kafkajs pick the highest common version). v2 isolation_level; v4
 current_leader_epoch (ignored) and leader_epoch; v6 flexible; v7 MAX_TIMESTAMP;
-v8 EARLIEST_LOCAL; v9 LATEST_TIERED; v10 adds timeout_ms (KIP-1075, for remote lookups:
-none here, so it is ignored). v11 (-6, earliest pending upload) is Kafka 4.2's and is not
-served: kafka-python infers the broker's release from the highest ListOffsets version, and
-v10 is Kafka 4.0's.
+v8 EARLIEST_LOCAL; v9 LATEST_TIERED (Kafka 3.9's newest).
+v10 (KIP-1075, Kafka 4.0) is deliberately not served although it only adds timeout_ms:
+kafka-python infers the broker's release from it (ListOffsets v10 means 4.0), and a
+client pinned to an older api_version, e.g. (3, 9), then trusts its own table for that
+release instead of ours and sends what 3.9 serves (Fetch v17, FindCoordinator v6, ...),
+which we do not, and its connections are closed. Advertise v10 only once every API is at
+Kafka 4.0's versions.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def _lookup(ctx, request, topic, partition_request) -> dict:
     return {"offset": found.offset, "timestamp": found.timestamp}
 
 
-@handles(ApiKey.LIST_OFFSETS, 1, 10)
+@handles(ApiKey.LIST_OFFSETS, 1, 9)
 def list_offsets(ctx, request):
     response_type = REGISTRY[ApiKey.LIST_OFFSETS].response_types[ctx.api_version]
     types = schema(response_type)

@@ -5,10 +5,13 @@ test_admin_integration.py / test_consumer_integration.py do, and checks what a o
 Kafka 4.0 answers: DescribeTopicPartitions paging (KIP-966), DescribeLogDirs and
 AlterReplicaLogDirs on the one log dir, ElectLeaders with nothing to elect, partition
 reassignments that complete at once, ACL APIs with no authorizer (SECURITY_DISABLED), and
-ListOffsets v8–v10 (EARLIEST_LOCAL, LATEST_TIERED) that make kafka-python infer Kafka 4.0.
+ListOffsets v8–v9 (EARLIEST_LOCAL, LATEST_TIERED), and kafka-python clients pinned to a
+release (upstream pins KAFKA_VERSION) working.
 """
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition, TopicPartitionReplica
@@ -161,10 +164,25 @@ def test_list_offsets_earliest_local_and_latest_tiered(admin, kafka_bootstrap):
     assert (tiered[tp].offset, tiered[tp].leader_epoch) == (-1, None)  # kafka-python: epoch -1 is None
 
 
-def test_kafka_python_infers_kafka_4_0(kafka_bootstrap):
-    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, api_version=None)
+@pytest.mark.parametrize("pinned", [(3, 8), (3, 9), (4, 0)])
+def test_clients_pinned_to_a_release_still_work(kafka_bootstrap, pinned):
+    # kafka-python trusts its own table for a pinned api_version whenever the broker's
+    # ApiVersions look like a newer release (upstream's suite pins KAFKA_VERSION), so
+    # what we advertise must never look newer than what we serve.
+    topic = topic_name("pinned")
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, api_version=pinned)
+    producer.send(topic, b"one").get(timeout=10)
+    producer.close()
+    consumer = KafkaConsumer(topic, bootstrap_servers=kafka_bootstrap, api_version=pinned,
+                             group_id=topic, auto_offset_reset="earliest")
     try:
-        assert consumer.config["api_version"] == (4, 0)
+        values = []
+        deadline = time.monotonic() + 10
+        while not values and time.monotonic() < deadline:
+            values = [m.value for batch in consumer.poll(timeout_ms=500).values() for m in batch]
+        assert values == [b"one"]
+        consumer.commit()
+        assert consumer.committed(TopicPartition(topic, 0)) == 1
     finally:
         consumer.close()
 

@@ -58,7 +58,7 @@ def test_api_versions_above_max_gets_v0_error_with_full_table(server):
     assert body.error_code == ErrorCode.unsupported_version
     table = {k.api_key: (k.min_version, k.max_version) for k in body.api_keys}
     assert table[18] == (0, 4) and table[0] == (3, 11) and table[1] == (4, 12) and table[3] == (0, 12)
-    assert table[2] == (1, 10) and table[22] == (0, 4)
+    assert table[2] == (1, 9) and table[22] == (0, 4)
 
 
 @pytest.mark.parametrize("garbage", [
