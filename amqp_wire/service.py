@@ -26,7 +26,7 @@ load_all()
 class AmqpSettings:
     user: str = "guest"
     password: str = "guest"
-    max_message_size: int = 16 * 1024 * 1024
+    max_message_size: int = 128 * 1024 * 1024
     frame_max: int = 131072
     channel_max: int = 2047
     heartbeat: int = 60

@@ -12,6 +12,7 @@ class EngineSettings:
     default_partitions: int = 1
     auto_create_topics: bool = True
     group_initial_rebalance_delay_ms: int = 0
+    group_min_session_timeout_ms: int = 6_000
     node_id: int = 1
     cluster_id: str = "mqgateway-cluster-0001"
     # engine/durability.py: when appends reach the disk, and whether acks wait for it.

@@ -74,6 +74,7 @@ class Broker:
                 default_partitions=config.default_partitions,
                 auto_create_topics=config.auto_create_topics,
                 group_initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+                group_min_session_timeout_ms=config.group_min_session_timeout_ms,
                 node_id=config.node_id,
                 cluster_id=config.cluster_id,
                 fsync=config.fsync,

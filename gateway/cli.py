@@ -27,11 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--auto-create-topics", dest="auto_create_topics", help="create topics on first use (default true)")
     serve.add_argument("--group-initial-rebalance-delay-ms", dest="group_initial_rebalance_delay_ms", type=int,
                        help="wait this long for more members before the first rebalance of a group (default 0)")
+    serve.add_argument("--group-min-session-timeout-ms", dest="group_min_session_timeout_ms", type=int,
+                       help="shortest session.timeout.ms a consumer may ask for, Kafka's group.min.session.timeout.ms "
+                       "(default 6000)")
     serve.add_argument("--amqp", help="AMQP listener HOST:PORT (default localhost:5672)")
     serve.add_argument("--amqp-user", dest="amqp_user", help="default AMQP user (default guest, loopback only)")
     serve.add_argument("--amqp-password", dest="amqp_password", help="default AMQP user's password (default guest)")
     serve.add_argument("--amqp-max-message-size", dest="amqp_max_message_size", type=int,
-                       help="largest AMQP message body, RabbitMQ's max_message_size (default 16777216)")
+                       help="largest AMQP message body, RabbitMQ 3.x's max_message_size (default 134217728)")
     serve.add_argument("--amqp-frame-max", dest="amqp_frame_max", type=int,
                        help="largest AMQP frame offered in connection.tune (default 131072)")
     serve.add_argument("--amqp-channel-max", dest="amqp_channel_max", type=int,

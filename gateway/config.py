@@ -67,10 +67,12 @@ class Config:
     default_partitions: int = 1
     auto_create_topics: bool = True
     group_initial_rebalance_delay_ms: int = 0
+    group_min_session_timeout_ms: int = 6_000  # Kafka's group.min.session.timeout.ms
     amqp: HostPort = HostPort(host="localhost", port=5672)
     amqp_user: str = "guest"
     amqp_password: str = "guest"
-    amqp_max_message_size: int = 16 * 1024 * 1024
+    # RabbitMQ 3.x's max_message_size (4.x lowered it to 16 MiB): clients' suites publish 20 MiB.
+    amqp_max_message_size: int = 128 * 1024 * 1024
     amqp_frame_max: int = 131072
     amqp_channel_max: int = 2047
     amqp_heartbeat: int = 60
@@ -176,7 +178,8 @@ def load(
     config = Config(**values)
     if config.default_partitions < 1:
         raise ConfigError("default_partitions must be at least 1")
-    for name in ("max_connections", "max_connections_per_source", "handshake_timeout_ms", "kafka_idle_timeout_ms"):
+    for name in ("max_connections", "max_connections_per_source", "handshake_timeout_ms", "kafka_idle_timeout_ms",
+                 "group_min_session_timeout_ms"):
         if getattr(config, name) < 0:
             raise ConfigError(f"{name} must be 0 (no limit) or more")
     if config.disk_free_limit < 0 or config.memory_high_watermark < 0:

@@ -1,8 +1,10 @@
 """The coordinator's limits and timings, with Kafka's broker defaults (one place for all of them).
 
-Only `initial_rebalance_delay_ms` is an operator setting today (EngineSettings →
+Operator settings (EngineSettings): `initial_rebalance_delay_ms` (Kafka's
 `group.initial.rebalance.delay.ms`, default 0 here where Kafka's is 3000: a lone consumer
-must not wait three seconds for company that is not coming).
+must not wait three seconds for company that is not coming) and `min_session_timeout_ms`
+(`group.min.session.timeout.ms`, Kafka's 6000; client test suites run their brokers with
+1000 to use short session timeouts).
 """
 
 from __future__ import annotations
@@ -33,4 +35,5 @@ class GroupConfig:
 
     @classmethod
     def from_settings(cls, settings: EngineSettings) -> "GroupConfig":
-        return cls(initial_rebalance_delay_ms=settings.group_initial_rebalance_delay_ms)
+        return cls(initial_rebalance_delay_ms=settings.group_initial_rebalance_delay_ms,
+                   min_session_timeout_ms=settings.group_min_session_timeout_ms)

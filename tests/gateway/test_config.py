@@ -81,7 +81,7 @@ def test_resource_alarm_thresholds_default_to_rabbitmqs():
 @pytest.mark.parametrize("flags", [
     {"fsync": "sometimes"}, {"max_connections": -1}, {"handshake_timeout_ms": -5},
     {"fsync_interval_ms": 0}, {"kafka_max_request_bytes": 10}, {"disk_free_limit": -1},
-    {"memory_high_watermark": "lots"}, {"memory_high_watermark": -0.1},
+    {"memory_high_watermark": "lots"}, {"memory_high_watermark": -0.1}, {"group_min_session_timeout_ms": -1},
 ])
 def test_bad_limit_or_fsync_values_are_refused(flags):
     with pytest.raises(ConfigError):
@@ -95,7 +95,8 @@ def test_every_limit_and_fsync_setting_has_its_flag():
     flags = {option for action in serve._actions for option in action.option_strings}
     for name in ("max_connections", "max_connections_per_source", "handshake_timeout_ms", "kafka_idle_timeout_ms",
                  "kafka_max_request_bytes", "fsync", "fsync_interval_ms", "amqp_max_message_size", "amqp_frame_max",
-                 "amqp_channel_max", "amqp_heartbeat", "disk_free_limit", "memory_high_watermark"):
+                 "amqp_channel_max", "amqp_heartbeat", "disk_free_limit", "memory_high_watermark",
+                 "group_min_session_timeout_ms"):
         assert "--" + name.replace("_", "-") in flags, name
         args = build_parser().parse_args(["serve", "--" + name.replace("_", "-"), "always" if name == "fsync" else "7"])
         assert getattr(args, name) is not None
