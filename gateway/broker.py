@@ -14,7 +14,9 @@ carry the real port when port 0 was asked for.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 from pathlib import Path
 
 from engine import Engine, EngineSettings
@@ -55,6 +57,7 @@ class Broker:
         self.kafka_port = 0
         self.amqp_port = 0
         self.monitor: Monitor | None = None
+        self._data_dir_lock: int | None = None  # fd holding the data dir's flock
         self._stopped = asyncio.Event()
 
     def _new_kafka_session(self, link: Link):
@@ -68,6 +71,9 @@ class Broker:
     async def start(self) -> None:
         config = self.config
         data_dir = None if config.memory else _usable_data_dir(config.data_dir)
+        if data_dir is not None:
+            # Two brokers on one data dir would interleave their appends: refuse the second.
+            self._data_dir_lock = _lock_data_dir(data_dir)
         self.engine = Engine(
             data_dir=data_dir,
             settings=EngineSettings(
@@ -84,6 +90,7 @@ class Broker:
         try:
             self.engine.open()
         except OSError as exc:
+            self._unlock_data_dir()
             raise StartupError(f"data dir {config.data_dir} is unusable: {exc}") from None
         try:
             kafka_bound = await self._kafka_listener.start(config.kafka.bind_hosts(), config.kafka.port)
@@ -93,6 +100,7 @@ class Broker:
         except OSError as exc:
             await self._kafka_listener.stop()
             self.engine.close()
+            self._unlock_data_dir()
             raise StartupError(str(exc.strerror or exc)) from None
         advertised = config.advertised_kafka(self.kafka_port)
         self.kafka = KafkaService(
@@ -153,7 +161,13 @@ class Broker:
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+        self._unlock_data_dir()
         self._stopped.set()
+
+    def _unlock_data_dir(self) -> None:
+        if self._data_dir_lock is not None:
+            os.close(self._data_dir_lock)  # closing the fd releases the flock
+            self._data_dir_lock = None
 
 
 # File descriptors kept back from connections for storage (segments, journals, indexes),
@@ -175,6 +189,26 @@ def _connection_budget(configured: int) -> int:
     if configured == 0 or configured > budget:
         return budget
     return configured
+
+
+LOCK_FILE = ".lock"  # Kafka's name for the lock file of a log dir
+
+
+def _lock_data_dir(path: Path) -> int:
+    """An exclusive flock on `<data dir>/.lock`, held until the process ends (or stop()); the
+    kernel drops it when the process dies, so a kill -9 leaves nothing to clean up. The file
+    holds the owner's pid for the operator."""
+    lock_path = path / LOCK_FILE
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StartupError(f"data dir {path} is in use by another mqgateway process (pid {owner})") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 def _usable_data_dir(path: Path) -> Path:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -64,8 +65,11 @@ class Worker:
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGUSR1)  # the worker prints its threads' stacks
+            time.sleep(1)
             self.kill9()
-            raise AssertionError(f"worker did not finish; last events: {self.events[-10:]}")
+            stacks = "\n".join(e["line"] for e in self.events if e["event"] == "output" and "File" in e["line"])
+            raise AssertionError(f"worker did not finish; last events: {self.events[-10:]}\nstacks:\n{stacks}")
         self._reader.join(5)
         assert any(e["event"] == "done" for e in self.events), self.events[-10:]
 

@@ -19,10 +19,16 @@ at random points.
 
 from __future__ import annotations
 
+import faulthandler
 import json
+import os
 import random
+import signal
 import sys
 import time
+
+# The test sends SIGUSR1 before it gives up on a worker: where it is stuck goes to the output.
+faulthandler.register(signal.SIGUSR1, file=sys.stdout, all_threads=True)
 
 
 def emit(event: str, **fields) -> None:
@@ -37,6 +43,8 @@ class ConfluentWorker:
         self.o = o
         common = {"bootstrap.servers": o["bootstrap"], "reconnect.backoff.max.ms": 500,
                   "socket.connection.setup.timeout.ms": 3000}
+        if os.environ.get("MQGW_RDKAFKA_DEBUG"):  # e.g. "eos,protocol": librdkafka's own trace
+            common["debug"] = os.environ["MQGW_RDKAFKA_DEBUG"]
         self.producer = Producer({**common, "transactional.id": o["transactional_id"],
                                   "transaction.timeout.ms": 30000, "linger.ms": 1})
         self.producer.init_transactions(20)

@@ -56,6 +56,22 @@ def test_refuses_an_unusable_data_dir(tmp_path):
     assert result.stderr.strip().splitlines() == [f"mqgateway: data dir {not_a_dir} is unusable: File exists"]
 
 
+def test_refuses_a_data_dir_another_server_holds_until_that_one_dies(tmp_path):
+    first = ServerProcess(tmp_path).start()
+    try:
+        result = _serve("--data-dir", str(first.data_dir), "--kafka", f"127.0.0.1:{free_port()}",
+                        "--amqp", f"127.0.0.1:{free_port()}")
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"mqgateway: data dir {first.data_dir} is in use by another mqgateway process (pid {first.proc.pid})")
+        first.kill9()  # the kernel drops a dead process's lock: no manual step before a restart
+        second = ServerProcess(tmp_path)
+        second.start()
+        assert second.stop() == 0
+    finally:
+        first.stop()
+
+
 def test_refuses_a_bad_flag_value(tmp_path):
     result = _serve("--kafka", "nonsense")
     assert result.returncode == 2
