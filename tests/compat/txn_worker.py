@@ -10,6 +10,8 @@ the output topic, send the consumer's positions to the transaction
 restarted worker resumes at once from the group's committed offsets. Any error tears
 everything down and starts again from init_transactions, which fences a previous instance
 (and aborts its open transaction): the textbook recovery that makes the output exactly-once.
+A step stuck in the client for STEP_LIMIT_S counts as such an error (librdkafka#5456: its
+send_offsets_to_transaction can block forever when the broker dies under it).
 
 Prints JSON lines: {"event": "committed", "records": n} per transaction, {"event": "restart",
 "error": ...} per recovery, and {"event": "done"} once every input partition is consumed to
@@ -25,6 +27,7 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 
 # The test sends SIGUSR1 before it gives up on a worker: where it is stuck goes to the output.
@@ -126,17 +129,48 @@ class KafkaPythonWorker:
                 pass
 
 
+# A step that has not returned after this long is stuck in the client, not waiting on the
+# broker: librdkafka's send_offsets_to_transaction() ignores its timeout when the group
+# coordinator goes down mid-call (confluentinc/librdkafka#5456, #5511) and would block forever.
+STEP_LIMIT_S = 40.0
+
+
+class StuckCall(Exception):
+    pass
+
+
+def run_step(worker) -> int:
+    """worker.step() on a thread of its own, abandoned if it outlives STEP_LIMIT_S."""
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["count"] = worker.step()
+        except BaseException as exc:  # noqa: BLE001 — handed to the caller
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(STEP_LIMIT_S)
+    if thread.is_alive():
+        raise StuckCall(f"a step did not return in {STEP_LIMIT_S:g} s (librdkafka#5456); starting over")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["count"]
+
+
 def main() -> None:
     o = json.loads(sys.argv[1])
     kind = {"confluent": ConfluentWorker, "kafka-python": KafkaPythonWorker}[o["client"]]
     worker = None
     idle = 0
+    abandoned = False
     while True:
         try:
             if worker is None:
                 worker = kind(o)
                 emit("ready")
-            count = worker.step()
+            count = run_step(worker)
             if count:
                 idle = 0
                 emit("committed", records=count)
@@ -145,10 +179,14 @@ def main() -> None:
                 if idle >= 2 and worker.finished():
                     emit("done")
                     worker.close()
+                    if abandoned:  # a stuck client's threads would hold up interpreter exit
+                        os._exit(0)
                     return
         except Exception as exc:  # noqa: BLE001 — any failure: start over from init_transactions
             emit("restart", error=f"{type(exc).__name__}: {exc}")
-            if worker is not None:
+            if isinstance(exc, StuckCall):
+                abandoned = True  # the next instance's init_transactions fences the stuck one
+            elif worker is not None:
                 worker.close()
             worker = None
             time.sleep(0.3)
