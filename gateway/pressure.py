@@ -58,12 +58,19 @@ def total_memory() -> int:
     return total
 
 
-def memory_limit(watermark: float) -> int:
-    """Bytes of resident memory allowed: `watermark` as a fraction of RAM (≤ 1.0) or bytes; 0 = none."""
+# A fraction of a small container's memory could sit below what the interpreter and its
+# libraries take at rest (~60 MiB) plus a working set; a fraction never means less than this.
+MIN_FRACTIONAL_LIMIT = 256 * 1024 * 1024
+
+
+def memory_limit(watermark: float, total: int | None = None) -> int:
+    """Bytes of resident memory allowed: `watermark` as a fraction of RAM (≤ 1.0, at least
+    MIN_FRACTIONAL_LIMIT) or bytes; 0 = none."""
     if watermark <= 0:
         return 0
     if watermark <= 1.0:
-        return int(total_memory() * watermark)
+        total = total_memory() if total is None else total
+        return max(int(total * watermark), min(MIN_FRACTIONAL_LIMIT, total))
     return int(watermark)
 
 

@@ -100,3 +100,13 @@ def test_every_limit_and_fsync_setting_has_its_flag():
         assert "--" + name.replace("_", "-") in flags, name
         args = build_parser().parse_args(["serve", "--" + name.replace("_", "-"), "always" if name == "fsync" else "7"])
         assert getattr(args, name) is not None
+
+
+def test_memory_watermark_is_a_fraction_of_ram_with_a_floor_or_bytes():
+    from gateway.pressure import MIN_FRACTIONAL_LIMIT, memory_limit
+
+    gib = 1024 ** 3
+    assert memory_limit(0.4, total=24 * gib) == int(24 * gib * 0.4)
+    assert memory_limit(0.4, total=gib // 2) == MIN_FRACTIONAL_LIMIT  # a small container
+    assert memory_limit(1_000_000, total=24 * gib) == 1_000_000  # above 1: bytes, as given
+    assert memory_limit(0, total=24 * gib) == 0
