@@ -36,6 +36,7 @@ from engine.log.batch import (
     NO_SEQUENCE,
     BatchHeader,
 )
+from engine.log.varint import read_varint, write_varint
 
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _KEY = struct.Struct(">hh")  # version, type
@@ -49,37 +50,21 @@ class ControlType(enum.IntEnum):
     COMMIT = 1
 
 
-def _zigzag_varint(value: int) -> bytes:
-    raw = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while raw & ~0x7F:
-        out.append((raw & 0x7F) | 0x80)
-        raw >>= 7
-    out.append(raw)
-    return bytes(out)
-
-
-def _read_varint(buf, pos: int) -> tuple[int, int]:
-    shift = 0
-    raw = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        raw |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            break
-        shift += 7
-    return (raw >> 1) ^ -(raw & 1), pos
-
-
 def marker_batch(*, producer_id: int, producer_epoch: int, control_type: ControlType,
                  coordinator_epoch: int, timestamp_ms: int) -> bytes:
     """One control batch (base offset 0: the log rewrites it on append)."""
     key = _KEY.pack(_CONTROL_KEY_VERSION, int(control_type))
     value = _VALUE.pack(_MARKER_VALUE_VERSION, coordinator_epoch)
     # attributes, timestampDelta 0, offsetDelta 0, key, value, no headers
-    body = (b"\x00\x00\x00" + _zigzag_varint(len(key)) + key + _zigzag_varint(len(value)) + value + b"\x00")
-    record = _zigzag_varint(len(body)) + body
+    body = bytearray(b"\x00\x00\x00")
+    write_varint(len(key), body)
+    body += key
+    write_varint(len(value), body)
+    body += value
+    body.append(0)
+    record = bytearray()
+    write_varint(len(body), record)
+    record += body
     size = HEADER_SIZE + len(record)
     batch = bytearray(_HEADER.pack(
         0, size - LOG_OVERHEAD, 0, MAGIC_V2, 0, ATTR_CONTROL | ATTR_TRANSACTIONAL, 0,
@@ -94,11 +79,11 @@ def control_type(header: BatchHeader, batch) -> ControlType | None:
         return None
     try:
         pos = HEADER_SIZE
-        _length, pos = _read_varint(batch, pos)
+        _length, pos = read_varint(batch, pos)
         pos += 1  # record attributes
-        _ts_delta, pos = _read_varint(batch, pos)
-        _offset_delta, pos = _read_varint(batch, pos)
-        key_length, pos = _read_varint(batch, pos)
+        _ts_delta, pos = read_varint(batch, pos)
+        _offset_delta, pos = read_varint(batch, pos)
+        key_length, pos = read_varint(batch, pos)
         if key_length < _KEY.size:
             return None
         _version, kind = _KEY.unpack_from(batch, pos)

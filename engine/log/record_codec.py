@@ -23,6 +23,7 @@ import crc32c
 
 from engine.log import batch as batches
 from engine.log.records import decompress
+from engine.log.varint import read_varint, write_varint
 
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _CRC_FROM = 21
@@ -49,51 +50,27 @@ class Record:
         return f"Record(offset={self.offset}, key={self.key!r}, value={self.value!r}, headers={self.headers!r})"
 
 
-def _zigzag(value: int, out: bytearray) -> None:
-    if -64 <= value < 64:  # one byte: most lengths and deltas of small records
-        out.append((value << 1) if value >= 0 else ((-value << 1) - 1))
-        return
-    raw = (value << 1) ^ (value >> 63)
-    while raw & ~0x7F:
-        out.append((raw & 0x7F) | 0x80)
-        raw >>= 7
-    out.append(raw)
-
-
-def _varint(buf, pos: int) -> tuple[int, int]:
-    shift = 0
-    raw = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        raw |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            break
-        shift += 7
-    return (raw >> 1) ^ -(raw & 1), pos
-
-
 def _bytes_field(data: bytes | None, out: bytearray) -> None:
     if data is None:
-        _zigzag(-1, out)
+        write_varint(-1, out)
     else:
-        _zigzag(len(data), out)
+        write_varint(len(data), out)
         out += data
 
 
 def encode_record(offset_delta: int, timestamp_delta: int, key: bytes | None, value: bytes | None,
                   headers: tuple[tuple[str, bytes | None], ...] | list = ()) -> bytes:
     body = bytearray(b"\x00")  # attributes: unused in v2
-    _zigzag(timestamp_delta, body)
-    _zigzag(offset_delta, body)
+    write_varint(timestamp_delta, body)
+    write_varint(offset_delta, body)
     _bytes_field(key, body)
     _bytes_field(value, body)
-    _zigzag(len(headers), body)
+    write_varint(len(headers), body)
     for name, hvalue in headers:
         _bytes_field(name.encode(), body)
         _bytes_field(hvalue, body)
     out = bytearray()
-    _zigzag(len(body), out)
+    write_varint(len(body), out)
     return bytes(out + body)
 
 
@@ -117,14 +94,14 @@ def decode_records(header: batches.BatchHeader, raw) -> list[Record]:
     out: list[Record] = []
     pos = 0
     for _ in range(header.record_count):
-        length, pos = _varint(body, pos)
+        length, pos = read_varint(body, pos)
         end = pos + length
         pos += 1
-        ts_delta, pos = _varint(body, pos)
-        offset_delta, pos = _varint(body, pos)
+        ts_delta, pos = read_varint(body, pos)
+        offset_delta, pos = read_varint(body, pos)
         key, pos = _read_bytes(body, pos)
         value, pos = _read_bytes(body, pos)
-        count, pos = _varint(body, pos)
+        count, pos = read_varint(body, pos)
         headers = []
         for _h in range(count):
             name, pos = _read_bytes(body, pos)
@@ -137,7 +114,7 @@ def decode_records(header: batches.BatchHeader, raw) -> list[Record]:
 
 
 def _read_bytes(body, pos: int) -> tuple[bytes | None, int]:
-    size, pos = _varint(body, pos)
+    size, pos = read_varint(body, pos)
     if size < 0:
         return None, pos
     return bytes(body[pos:pos + size]), pos + size

@@ -20,21 +20,9 @@ from typing import Iterator
 import cramjam
 
 from engine.log.batch import HEADER_SIZE, BatchHeader
+from engine.log.varint import read_varint
 
 _XERIAL_MAGIC = b"\x82SNAPPY\x00"
-
-
-def _varint(buf, pos: int) -> tuple[int, int]:
-    shift = 0
-    raw = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        raw |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            break
-        shift += 7
-    return (raw >> 1) ^ -(raw & 1), pos
 
 
 def _xerial_decompress(data: bytes) -> bytes:
@@ -70,10 +58,10 @@ def record_timestamps(header: BatchHeader, batch: bytes) -> Iterator[tuple[int, 
     body = decompress(header.compression, bytes(batch[HEADER_SIZE:]))
     pos = 0
     for _ in range(header.record_count):
-        length, pos = _varint(body, pos)
+        length, pos = read_varint(body, pos)
         end = pos + length
         pos += 1  # attributes
-        ts_delta, pos = _varint(body, pos)
-        offset_delta, pos = _varint(body, pos)
+        ts_delta, pos = read_varint(body, pos)
+        offset_delta, pos = read_varint(body, pos)
         yield header.base_offset + offset_delta, header.base_timestamp + ts_delta
         pos = end
