@@ -46,14 +46,13 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from pamqp import commands, frame as pframe, header
-from pamqp.body import ContentBody
+from pamqp import commands
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.amqp_bench import start_gateway  # noqa: E402
-from bench.dlx_bench import Client, deliveries  # noqa: E402
+from bench.dlx_bench import Client, deliveries, publish_confirmed  # noqa: E402
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1024 * 1024
@@ -109,26 +108,8 @@ async def declare(client: Client, queue: str, *, durable: bool = False, passive:
 
 async def publish(client: Client, queue: str, count: int, size: int, delivery_mode: int, window: int) -> float:
     """Publishes `count` messages with confirms; returns the seconds taken until the last confirm."""
-    body = os.urandom(size)
-    props = commands.Basic.Properties(delivery_mode=delivery_mode)
-    one = (pframe.marshal(commands.Basic.Publish(exchange="", routing_key=queue), 1)
-           + pframe.marshal(header.ContentHeader(0, len(body), props), 1)
-           + pframe.marshal(ContentBody(body), 1))
-    started = time.perf_counter()
-    sent = 0
-    while sent < count:
-        batch = min(window, count - sent)
-        client.writer.write(one * batch)
-        sent += batch
-        await client.writer.drain()
-        # confirms are cumulative (multiple=true) or one by one; wait for the batch's last tag
-        while True:
-            ack = await client.expect((commands.Basic.Ack, commands.Basic.Nack))
-            if isinstance(ack, commands.Basic.Nack):
-                raise RuntimeError(f"publish {ack.delivery_tag} nacked")
-            if ack.delivery_tag >= sent:
-                break
-    return time.perf_counter() - started
+    return await publish_confirmed(client, queue, count, size, commands.Basic.Properties(delivery_mode=delivery_mode),
+                                   window)
 
 
 async def drain(client: Client, queue: str, count: int, timeout: float) -> tuple[int, float]:

@@ -144,6 +144,31 @@ async def deliveries(client: Client, count: int, on_tag=None) -> float:
     return time.perf_counter()
 
 
+async def publish_confirmed(client: Client, queue: str, count: int, size: int,
+                            properties: commands.Basic.Properties | None = None, window: int = 1000) -> float:
+    """Publishes `count` random bodies of `size` bytes to `queue` on a channel in confirm mode,
+    at most `window` unconfirmed; returns the seconds until the last confirm."""
+    body = os.urandom(size)
+    one = (pframe.marshal(commands.Basic.Publish(exchange="", routing_key=queue), 1)
+           + pframe.marshal(header.ContentHeader(0, len(body), properties or commands.Basic.Properties()), 1)
+           + pframe.marshal(ContentBody(body), 1))
+    started = time.perf_counter()
+    sent = 0
+    while sent < count:
+        batch = min(window, count - sent)
+        client.writer.write(one * batch)
+        sent += batch
+        await client.writer.drain()
+        # confirms are cumulative (multiple=true) or one by one; wait for the batch's last tag
+        while True:
+            ack = await client.expect((commands.Basic.Ack, commands.Basic.Nack))
+            if isinstance(ack, commands.Basic.Nack):
+                raise RuntimeError(f"publish {ack.delivery_tag} nacked")
+            if ack.delivery_tag >= sent:
+                break
+    return time.perf_counter() - started
+
+
 async def fill(url: str, queue: str, args, dlq: str, dlx: str) -> None:
     client = await Client.connect(url)
     source_args = {"x-dead-letter-exchange": dlx}
@@ -160,24 +185,8 @@ async def fill(url: str, queue: str, args, dlq: str, dlx: str) -> None:
     await client.expect(commands.Queue.DeclareOk)
     client.send(1, commands.Confirm.Select())
     await client.expect(commands.Confirm.SelectOk)
-    body = os.urandom(args.size)
-    props = commands.Basic.Properties(delivery_mode=2 if args.persistent else 1)
-    one = (pframe.marshal(commands.Basic.Publish(exchange="", routing_key=queue), 1)
-           + pframe.marshal(header.ContentHeader(0, len(body), props), 1)
-           + pframe.marshal(ContentBody(body), 1))
-    sent = 0
-    while sent < args.messages:
-        batch = min(1000, args.messages - sent)
-        client.writer.write(one * batch)
-        sent += batch
-        await client.writer.drain()
-        # wait for the confirm of the last one of the batch before the next (bounded in-flight)
-        while True:
-            ack = await client.expect((commands.Basic.Ack, commands.Basic.Nack))
-            if isinstance(ack, commands.Basic.Nack):
-                raise RuntimeError("publish nacked")
-            if ack.delivery_tag >= sent:
-                break
+    await publish_confirmed(client, queue, args.messages, args.size,
+                            commands.Basic.Properties(delivery_mode=2 if args.persistent else 1))
     await client.close()
 
 

@@ -28,14 +28,13 @@ import time
 import uuid
 from pathlib import Path
 
-from pamqp import commands, frame as pframe, header
-from pamqp.body import ContentBody
+from pamqp import commands, frame as pframe
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.amqp_bench import DEFAULT_RABBITMQ_URL, reachable  # noqa: E402
-from bench.dlx_bench import Client, deliveries  # noqa: E402
+from bench.dlx_bench import Client, deliveries, publish_confirmed  # noqa: E402
 
 PREFETCH = 1000
 ACK_EVERY = 500
@@ -47,22 +46,7 @@ async def fill(url: str, queue: str, messages: int, size: int) -> None:
     await client.expect(commands.Queue.DeclareOk)
     client.send(1, commands.Confirm.Select())
     await client.expect(commands.Confirm.SelectOk)
-    body = os.urandom(size)
-    one = (pframe.marshal(commands.Basic.Publish(exchange="", routing_key=queue), 1)
-           + pframe.marshal(header.ContentHeader(0, len(body), commands.Basic.Properties()), 1)
-           + pframe.marshal(ContentBody(body), 1))
-    sent = 0
-    while sent < messages:
-        batch = min(1000, messages - sent)
-        client.writer.write(one * batch)
-        sent += batch
-        await client.writer.drain()
-        while True:
-            ack = await client.expect((commands.Basic.Ack, commands.Basic.Nack))
-            if isinstance(ack, commands.Basic.Nack):
-                raise RuntimeError("publish nacked")
-            if ack.delivery_tag >= sent:
-                break
+    await publish_confirmed(client, queue, messages, size)
     await client.close()
 
 
