@@ -26,7 +26,7 @@ log = logging.getLogger("mqgateway")
 
 SAMPLE_INTERVAL = 1.0  # seconds
 RESUME_MARGIN = 8 * 1024 * 1024  # free bytes above disk_free_limit before the disk alarm clears
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def free_bytes(path: Path) -> int:
@@ -46,7 +46,7 @@ def resident_bytes() -> int:
 
 def total_memory() -> int:
     """The machine's memory, or the cgroup's limit when lower (a container's real ceiling)."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    total = _PAGE * os.sysconf("SC_PHYS_PAGES")
     for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
             text = Path(path).read_text().strip()

@@ -21,7 +21,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from tests.compat.group_harness import NODE_DIR, create_topic
-from tests.compat.kafka_helpers import topic_name
+from tests.compat.kafka_helpers import read_partition, topic_name
 
 COMMITTED = [f"c{i}" for i in range(5)]
 ABORTED = [f"a{i}" for i in range(4)]
@@ -42,22 +42,7 @@ def topic(kafka_bootstrap):
 
 # -- readers: four implementations of read_committed ------------------------------------------------
 def read_confluent(bootstrap: str, topic: str, isolation: str) -> list[str]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": topic_name("r"), "isolation.level": isolation,
-                         "enable.partition.eof": True, "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    values = []
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        message = consumer.poll(0.5)
-        if message is None:
-            continue
-        if message.error():
-            if message.error().code() == -191:  # _PARTITION_EOF: at the end (the LSO for read_committed)
-                break
-            raise AssertionError(message.error())
-        values.append(message.value().decode())
-    consumer.close()
-    return values
+    return [v.decode() for v in read_partition(bootstrap, topic, timeout=15, **{"isolation.level": isolation})]
 
 
 def read_kafka_python(bootstrap: str, topic: str, isolation: str) -> list[str]:

@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 import pika
-import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from tests.compat.group_harness import create_topic
+from tests.compat.kafka_helpers import read_partition
 from tests.server import ServerProcess
 
 MiB = 1024 * 1024
@@ -52,28 +52,6 @@ def produce(bootstrap: str, topic: str, values: list[bytes], **config) -> dict[b
         producer.poll(0)
     producer.flush(30)
     return outcome
-
-
-def read_topic(bootstrap: str, topic: str, group: str | None = None) -> list[bytes]:
-    """Everything in partition 0 from the start; with `group`, commits the position after it."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group or f"reader-{time.monotonic_ns()}",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
-    consumer.assign([TopicPartition(topic, 0, 0)])
-    values = []
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        message = consumer.poll(0.5)
-        if message is None:
-            continue
-        if message.error():
-            if message.error().code() == KafkaError._PARTITION_EOF:
-                break
-            raise AssertionError(message.error())
-        values.append(message.value())
-    if group:
-        consumer.commit(offsets=[TopicPartition(topic, 0, len(values))], asynchronous=False)
-    consumer.close()
-    return values
 
 
 def committed(bootstrap: str, topic: str, group: str) -> int:
@@ -222,7 +200,7 @@ def test_low_disk_blocks_publishers_while_consumers_drain_and_space_returning_un
 
         # Consumers carry on: the queue drains, the topic is read and the group commits.
         assert drain(url, "work") == queued
-        assert read_topic(bootstrap, "events", group="g") == before
+        assert read_partition(bootstrap, "events", commit_group="g") == before
         assert committed(bootstrap, "events", "g") == 100
 
         server.kill9()
@@ -230,7 +208,7 @@ def test_low_disk_blocks_publishers_while_consumers_drain_and_space_returning_un
         survived = list(publisher.confirmed)
         server.start()  # still low on disk: the alarm is raised from the first sample
         assert storage_refused(bootstrap, "probes")
-        assert read_topic(bootstrap, "events") == before
+        assert read_partition(bootstrap, "events") == before
         assert committed(bootstrap, "events", "g") == 100
         assert drain(url, "work") == []
 
@@ -246,7 +224,7 @@ def test_low_disk_blocks_publishers_while_consumers_drain_and_space_returning_un
         assert publisher.error is None and publisher.nacked == []
         after = [f"f{i}".encode() for i in range(10)]
         assert set(produce(bootstrap, "events", after).values()) == {None}
-        assert read_topic(bootstrap, "events") == before + after
+        assert read_partition(bootstrap, "events") == before + after
         assert drain(url, "blocked-pub") == survived + publisher.confirmed
     finally:
         ballast.unlink(missing_ok=True)
@@ -276,13 +254,13 @@ def test_writes_that_fail_are_refused_and_nothing_acknowledged_is_lost(tmp_path)
         server.kill9()
         server.file_size_limit = None  # room again
         server.start()
-        assert read_topic(bootstrap, "full") == acked
+        assert read_partition(bootstrap, "full") == acked
         kept = drain(url, "full-q")
         # Everything confirmed is there, in order; a nacked message may be there or not.
         assert [b for b in kept if b in set(publisher.confirmed)] == publisher.confirmed
         assert set(kept) <= set(publisher.confirmed) | set(publisher.nacked)
         assert set(produce(bootstrap, "full", [b"later"]).values()) == {None}
-        assert read_topic(bootstrap, "full") == acked + [b"later"]
+        assert read_partition(bootstrap, "full") == acked + [b"later"]
     finally:
         server.stop()
 
@@ -310,7 +288,7 @@ def test_over_the_memory_watermark_publishers_are_blocked_and_kafka_is_throttled
         assert outcome == {b"c": None}
         assert throttles and max(throttles) >= 0.5, throttles  # seconds
         assert drain(url, "work") == [b"m1", b"m2", b"m3"]
-        assert read_topic(bootstrap, "events") == [b"a", b"b", b"c"]
+        assert read_partition(bootstrap, "events") == [b"a", b"b", b"c"]
         # A fire-and-forget publisher is not read while blocked: nothing it sent after the
         # first publish reached the queue (the one that found the alarm was taken in).
         wait_until(lambda: len(publisher.sent) > 5, 10, "the publisher went on sending")
